@@ -1,0 +1,53 @@
+# Credo — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.credo-installed
+# Python 3.12 (Lambda's runtime) where the machine has it, else 3.11.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup demo test lint bench synth build world clean
+
+help: ## show the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+# The virtualenv is rebuilt when requirements or the package definition change.
+$(STAMP): requirements-dev.txt layers/core/pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Credo needs Python 3.12 or 3.11 on PATH" >&2; exit 1; }
+	@echo "==> creating $(VENV) with $$($(PYTHON) --version) (takes 1-2 minutes the first time)"
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP) ## create or refresh the virtualenv (.venv)
+
+demo: $(STAMP) ## run the whole pipeline end to end on a small synthetic world
+	$(BIN)/credo demo
+
+test: $(STAMP) ## run every test tier
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+
+lint: $(STAMP) ## ruff, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
+	$(BIN)/python bench/bench_world.py
+
+world: $(STAMP) ## write a synthetic world to .demo/world (CUSTOMERS=20000 SEED=7)
+	$(BIN)/credo world --customers $${CUSTOMERS:-20000} --seed $${SEED:-7} --out .demo/world
+
+synth: $(STAMP) ## synthesize the CDK app into cdk.out/
+	$(BIN)/python app.py
+
+clean: ## remove generated files (keeps .venv)
+	rm -rf .demo cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Pydantic schemas: source records (data contracts), feature rows, API requests/responses."""

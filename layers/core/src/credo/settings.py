@@ -1,0 +1,21 @@
+"""Runtime settings, read once from the environment (names in credo.constants)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from credo import constants as c
+
+
+class CredoSettings(BaseSettings):
+    """Where Credo's resources are. Local runs point these at moto; AWS sets them from CDK."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    lake_bucket: str = Field("credo-lake-local", validation_alias=c.ENV_LAKE_BUCKET)
+    model_bucket: str = Field("credo-models-local", validation_alias=c.ENV_MODEL_BUCKET)
+    feature_table: str = Field("credo-features-local", validation_alias=c.ENV_FEATURE_TABLE)
+    watermark_table: str = Field("credo-watermarks-local", validation_alias=c.ENV_WATERMARK_TABLE)
+    hmac_secret_name: str = Field("credo/hmac-key", validation_alias=c.ENV_HMAC_SECRET_NAME)
+    policy_parameter: str = Field("/credo/policy", validation_alias=c.ENV_POLICY_PARAMETER)
+    source_db_url: str = Field("", validation_alias=c.ENV_SOURCE_DB_URL)
+    environment: str = Field("local", validation_alias=c.ENV_ENVIRONMENT)
