@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test lint bench synth build world clean
+.PHONY: help setup demo test lint bench synth build deploy world clean
 
 help: ## show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ setup: $(STAMP) ## create or refresh the virtualenv (.venv)
 demo: $(STAMP) ## run the whole pipeline end to end on a small synthetic world
 	$(BIN)/credo demo
 
-test: $(STAMP) ## run every test tier
+build: $(STAMP) ## build the Lambda layers into .build/layers (no Docker; rebuilds only what changed)
+	$(BIN)/python -m infra.build_layers
+
+test: build ## run every test tier
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy
@@ -46,8 +49,11 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 world: $(STAMP) ## write a synthetic world to .demo/world (CUSTOMERS=20000 SEED=7)
 	$(BIN)/credo world --customers $${CUSTOMERS:-20000} --seed $${SEED:-7} --out .demo/world
 
-synth: $(STAMP) ## synthesize the CDK app into cdk.out/
+synth: build ## synthesize the CDK app into cdk.out/ (offline)
 	$(BIN)/python app.py
 
+deploy: build ## deploy every stack to the AWS account of the current credentials
+	npx --yes aws-cdk@2 deploy --all
+
 clean: ## remove generated files (keeps .venv)
-	rm -rf .demo cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .demo .build cdk.out .pytest_cache .mypy_cache .ruff_cache

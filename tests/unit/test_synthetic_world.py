@@ -64,7 +64,9 @@ def test_given_a_world_then_an_oracle_knowing_the_traits_reaches_auc_080_to_090_
         assert all(0.75 <= a <= 0.92 for a in aucs), (target, aucs)
 
 
-def test_given_the_oracle_file_then_its_probabilities_are_calibrated_against_realised_outcomes(world: Any) -> None:
+def test_given_the_oracle_file_then_its_probabilities_are_calibrated_against_realised_outcomes(
+    world: Any,
+) -> None:
     out, _ = world
     oracle = pd.read_parquet(out / "evaluation" / "oracle.parquet")
     for target, tolerance in (("credit", 0.01), ("buying", 0.02)):
@@ -91,7 +93,13 @@ def test_given_a_world_then_it_spans_18_months_and_every_method_and_outcome_occu
         tables = {t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert (pd.Timestamp(last) - pd.Timestamp(first)).days >= 18 * 30
     assert methods == {"cod", "card", "upi", "wallet", "emi", "postpaid"}
-    assert {"delivered", "cancelled_before_dispatch", "cancelled_after_dispatch", "rto", "returned"} <= statuses
+    assert {
+        "delivered",
+        "cancelled_before_dispatch",
+        "cancelled_after_dispatch",
+        "rto",
+        "returned",
+    } <= statuses
     # evaluation-only truth never sits where miners read
     assert tables == {"registrations", "orders", "payments"}
 

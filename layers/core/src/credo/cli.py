@@ -20,7 +20,8 @@ def cmd_world(args: argparse.Namespace) -> int:
     from credo.synthetic import WorldConfig, generate_world
 
     summary = generate_world(
-        WorldConfig(customers=args.customers, seed=args.seed, months=args.months), Path(args.out),
+        WorldConfig(customers=args.customers, seed=args.seed, months=args.months),
+        Path(args.out),
         progress=not args.quiet,
     )
     counts = summary["counts"]
@@ -47,9 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(registrations, orders, payments), ad and registry drops, a bureau fixture, and "
         "evaluation-only truth. See docs/data-contracts.md.",
     )
-    world.add_argument("--customers", type=_positive_int, default=20_000, help="number of customers (default 20000)")
+    world.add_argument(
+        "--customers", type=_positive_int, default=20_000, help="number of customers (default 20000)"
+    )
     world.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same world")
-    world.add_argument("--months", type=_positive_int, default=24, help="months of history (default 24, minimum 13)")
+    world.add_argument(
+        "--months", type=_positive_int, default=24, help="months of history (default 24, minimum 13)"
+    )
     world.add_argument("--out", required=True, help="output directory")
     world.add_argument("--quiet", action="store_true", help="no progress bar")
     world.add_argument("--json", action="store_true", help="also print the world summary as JSON")

@@ -33,7 +33,9 @@ FEATURES: Final[tuple[Feature, ...]] = (
     Feature("orders_placed_in_6months_via_epay", "of those, paid by wallet / e-pay"),
     Feature("orders_cod_in_6months", "of those, cash on delivery"),
     Feature("order_value_in_6months", "total value of those orders, INR"),
-    Feature("orders_cancelled_in_6months", "orders cancelled (before or after dispatch) known by the snapshot"),
+    Feature(
+        "orders_cancelled_in_6months", "orders cancelled (before or after dispatch) known by the snapshot"
+    ),
     Feature("orders_returned_in_6months", "orders returned after delivery known by the snapshot"),
     Feature("cod_refused_in_6months", "COD orders refused at the door / RTO / cancelled after dispatch"),
     # repayment behaviour, last 12 months before the snapshot

@@ -17,9 +17,24 @@ from credo.synthetic.credit import LABEL_MONTHS, Distress
 from credo.synthetic.people import FloatArray, People
 
 # Seasonal weight by calendar month: the festive season (October–November) peaks.
-SEASON = {1: 0.9, 2: 0.85, 3: 0.95, 4: 0.95, 5: 1.0, 6: 0.95, 7: 1.0, 8: 1.05, 9: 1.05, 10: 1.35, 11: 1.25, 12: 1.1}
+SEASON = {
+    1: 0.9,
+    2: 0.85,
+    3: 0.95,
+    4: 0.95,
+    5: 1.0,
+    6: 0.95,
+    7: 1.0,
+    8: 1.05,
+    9: 1.05,
+    10: 1.35,
+    11: 1.25,
+    12: 1.1,
+}
 
-CATEGORIES = np.array(["electronics", "mobiles", "fashion", "home", "beauty", "grocery", "books", "appliances"])
+CATEGORIES = np.array(
+    ["electronics", "mobiles", "fashion", "home", "beauty", "grocery", "books", "appliances"]
+)
 CATEGORY_SHARE = np.log([0.10, 0.06, 0.26, 0.14, 0.12, 0.20, 0.07, 0.05])
 CATEGORY_CAPACITY = np.array([0.3, 0.2, 0.0, 0.0, 0.0, -0.1, 0.0, 0.4])
 CATEGORY_MEDIAN = np.array([2500, 12000, 900, 1200, 500, 600, 350, 15000], dtype=np.float64)
@@ -69,7 +84,9 @@ def draw_orders(rng: np.random.Generator, people: People, distress: Distress, ca
     starts, ends = cal.month_start[:-1], cal.month_start[1:]
     active_from = np.maximum(people.registered_day[:, None], starts[None, :])
     active_days = np.clip(ends[None, :] - active_from, 0, None)
-    expected = people.order_rate[:, None] * season_weights(cal)[None, :] * active_days / (ends - starts)[None, :]
+    expected = (
+        people.order_rate[:, None] * season_weights(cal)[None, :] * active_days / (ends - starts)[None, :]
+    )
     counts = rng.poisson(expected)
     cust, month = np.nonzero(counts)
     reps = counts[cust, month]
@@ -155,7 +172,11 @@ def outcome_logits(
     z = np.zeros((len(customer), len(OUTCOMES)))
     z[:, CANCELLED_BEFORE] = -3.2 - 0.2 * codr + 0.3 * cod
     z[:, CANCELLED_AFTER] = -4.6 - 0.4 * codr + cod * (1.5 - 0.55 * codr + 0.2 * log_value)
-    z[:, RTO] = -4.8 - 0.3 * codr + cod * (2.6 - 0.95 * codr + 0.25 * log_value + 0.35 * (tier == 3) + 0.15 * (tier == 2))
+    z[:, RTO] = (
+        -4.8
+        - 0.3 * codr
+        + cod * (2.6 - 0.95 * codr + 0.25 * log_value + 0.35 * (tier == 3) + 0.15 * (tier == 2))
+    )
     z[:, RETURNED] = -3.0 + 1.0 * (category == FASHION) + 0.2 * (category == ELECTRONICS) - 0.2 * codr
     return z
 
@@ -196,7 +217,9 @@ def cod_expectations(people: People) -> CodExpectations:
         category = np.full(n, c)
         for x, w in zip(_GH_X, _GH_W, strict=True):
             amount = CATEGORY_MEDIAN[c] * np.exp(0.35 * people.capacity + VALUE_SPREAD * x)
-            fail = cod_failure_probability(outcome_logits(people, customer, category, amount, np.ones(n, bool)))
+            fail = cod_failure_probability(
+                outcome_logits(people, customer, category, amount, np.ones(n, bool))
+            )
             for s, (postpaid_open, not_distressed) in enumerate(AVAILABILITY_STATES):
                 postpaid_ok = people.is_postpaid & postpaid_open & (amount <= people.postpaid_limit)
                 allowed = np.full(n, not_distressed)
@@ -207,7 +230,12 @@ def cod_expectations(people: People) -> CodExpectations:
 
 
 def buying_truth(
-    people: People, distress: Distress, orders: Orders, expectations: CodExpectations, cal: WorldCalendar, t: int
+    people: People,
+    distress: Distress,
+    orders: Orders,
+    expectations: CodExpectations,
+    cal: WorldCalendar,
+    t: int,
 ) -> BuyingTruth:
     """Population (≥1 COD order in [T, T+6m)), realised label and true probability at month t.
 

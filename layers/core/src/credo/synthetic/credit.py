@@ -184,7 +184,9 @@ class CreditTruth:
     probability: FloatArray
 
 
-def credit_truth(people: People, distress: Distress, ledger: Ledger, cal: WorldCalendar, t: int) -> CreditTruth:
+def credit_truth(
+    people: People, distress: Distress, ledger: Ledger, cal: WorldCalendar, t: int
+) -> CreditTruth:
     """Population, realised label and true probability at the start of month t.
 
     Population: a postpaid account open before T, or EMI instalments due in each of the three
@@ -197,7 +199,9 @@ def credit_truth(people: People, distress: Distress, ledger: Ledger, cal: WorldC
     emi_months = np.zeros((n, CREDIT_EXPOSURE_MONTHS), bool)
     for k in range(CREDIT_EXPOSURE_MONTHS):
         emi_months[:, k] = _any_per_customer(ledger.customer, ledger.is_emi & (ledger.month == t + k), n)
-    overdue = _any_per_customer(ledger.customer, (ledger.due_day < snapshot) & (ledger.paid_day >= snapshot), n)
+    overdue = _any_per_customer(
+        ledger.customer, (ledger.due_day < snapshot) & (ledger.paid_day >= snapshot), n
+    )
     population = (has_postpaid | emi_months.all(axis=1)) & ~overdue
     day_90 = ledger.due_day + 90
     reaches_90 = (day_90 >= snapshot) & (day_90 < window_end) & (ledger.paid_day > day_90)

@@ -44,7 +44,9 @@ def draw_ads(rng: np.random.Generator, people: People, orders: Orders, cal: Worl
     sent = lo + rng.random(n) * (ends[month] - lo)
     order = np.lexsort((sent, customer))
     customer, month, sent = customer[order], month[order], sent[order]
-    clicked = rng.random(n) < sigmoid(-2.6 + 0.8 * people.engagement[customer] + 0.2 * people.is_premium[customer])
+    clicked = rng.random(n) < sigmoid(
+        -2.6 + 0.8 * people.engagement[customer] + 0.2 * people.is_premium[customer]
+    )
     clicked_day = np.where(clicked, sent + rng.exponential(0.25, n), np.inf)
     clicked_day = np.where(clicked_day < cal.end_day, clicked_day, np.inf)
     sequence = np.arange(n) - np.searchsorted(customer, customer)

@@ -25,31 +25,197 @@ TRAIT_CORRELATION = np.array(
 EXISTING_CUSTOMER_SHARE = 0.55  # registered before the world starts, up to 3 years earlier
 
 FIRST_NAMES = np.array(
-    "Aarav Vivaan Aditya Vihaan Arjun Sai Reyansh Ayaan Krishna Ishaan Rohan Rahul Amit Sanjay Vijay Suresh "
-    "Ramesh Rajesh Manoj Anil Deepak Karthik Pranav Nikhil Harish Gaurav Abhishek Mohit Varun Naveen Imran "
-    "Farhan Joseph Thomas Gurpreet Harpreet Ananya Diya Saanvi Aadhya Pari Anika Navya Myra Sara Kiara Priya "
-    "Pooja Neha Sneha Kavya Divya Anjali Shreya Meera Lakshmi Sunita Rekha Geeta Nisha Swati Ritu Fatima "
-    "Ayesha Mary Simran Jaspreet Bhavna Asha".split()
+    [
+        "Aarav",
+        "Vivaan",
+        "Aditya",
+        "Vihaan",
+        "Arjun",
+        "Sai",
+        "Reyansh",
+        "Ayaan",
+        "Krishna",
+        "Ishaan",
+        "Rohan",
+        "Rahul",
+        "Amit",
+        "Sanjay",
+        "Vijay",
+        "Suresh",
+        "Ramesh",
+        "Rajesh",
+        "Manoj",
+        "Anil",
+        "Deepak",
+        "Karthik",
+        "Pranav",
+        "Nikhil",
+        "Harish",
+        "Gaurav",
+        "Abhishek",
+        "Mohit",
+        "Varun",
+        "Naveen",
+        "Imran",
+        "Farhan",
+        "Joseph",
+        "Thomas",
+        "Gurpreet",
+        "Harpreet",
+        "Ananya",
+        "Diya",
+        "Saanvi",
+        "Aadhya",
+        "Pari",
+        "Anika",
+        "Navya",
+        "Myra",
+        "Sara",
+        "Kiara",
+        "Priya",
+        "Pooja",
+        "Neha",
+        "Sneha",
+        "Kavya",
+        "Divya",
+        "Anjali",
+        "Shreya",
+        "Meera",
+        "Lakshmi",
+        "Sunita",
+        "Rekha",
+        "Geeta",
+        "Nisha",
+        "Swati",
+        "Ritu",
+        "Fatima",
+        "Ayesha",
+        "Mary",
+        "Simran",
+        "Jaspreet",
+        "Bhavna",
+        "Asha",
+    ]
 )
 LAST_NAMES = np.array(
-    "Sharma Verma Gupta Singh Kumar Patel Shah Mehta Reddy Rao Nair Menon Iyer Iyengar Pillai Das Bose "
-    "Banerjee Chatterjee Mukherjee Ghosh Sen Joshi Kulkarni Deshpande Patil Pawar Jadhav Yadav Mishra Pandey "
-    "Tiwari Dubey Chauhan Rathore Thakur Agarwal Bansal Goel Jain Khan Ahmed Qureshi Siddiqui Fernandes "
-    "D'Souza Gill Sandhu Dhillon Naidu Chowdary Hegde Shetty Kamath Bhat Saxena Srivastava Tripathi".split()
+    [
+        "Sharma",
+        "Verma",
+        "Gupta",
+        "Singh",
+        "Kumar",
+        "Patel",
+        "Shah",
+        "Mehta",
+        "Reddy",
+        "Rao",
+        "Nair",
+        "Menon",
+        "Iyer",
+        "Iyengar",
+        "Pillai",
+        "Das",
+        "Bose",
+        "Banerjee",
+        "Chatterjee",
+        "Mukherjee",
+        "Ghosh",
+        "Sen",
+        "Joshi",
+        "Kulkarni",
+        "Deshpande",
+        "Patil",
+        "Pawar",
+        "Jadhav",
+        "Yadav",
+        "Mishra",
+        "Pandey",
+        "Tiwari",
+        "Dubey",
+        "Chauhan",
+        "Rathore",
+        "Thakur",
+        "Agarwal",
+        "Bansal",
+        "Goel",
+        "Jain",
+        "Khan",
+        "Ahmed",
+        "Qureshi",
+        "Siddiqui",
+        "Fernandes",
+        "D'Souza",
+        "Gill",
+        "Sandhu",
+        "Dhillon",
+        "Naidu",
+        "Chowdary",
+        "Hegde",
+        "Shetty",
+        "Kamath",
+        "Bhat",
+        "Saxena",
+        "Srivastava",
+        "Tripathi",
+    ]
 )
 STREETS = np.array(
-    "Gandhi MG Nehru Station Temple Market Church Lake Park Hill Canal Mill College Hospital Tilak Subhash "
-    "Ambedkar Shivaji Rajaji Patel Tagore Netaji Azad Bose".split()
+    [
+        "Gandhi",
+        "MG",
+        "Nehru",
+        "Station",
+        "Temple",
+        "Market",
+        "Church",
+        "Lake",
+        "Park",
+        "Hill",
+        "Canal",
+        "Mill",
+        "College",
+        "Hospital",
+        "Tilak",
+        "Subhash",
+        "Ambedkar",
+        "Shivaji",
+        "Rajaji",
+        "Patel",
+        "Tagore",
+        "Netaji",
+        "Azad",
+        "Bose",
+    ]
 )
 STREET_TYPES = np.array(["Road", "Street", "Marg", "Lane", "Nagar Main Road", "Cross"])
 LOCALITIES = np.array(
-    "Shivaji Nagar,Indira Nagar,Gandhi Nagar,Rajendra Nagar,Civil Lines,Model Town,Sector 12,Sector 45,"
-    "Jayanagar,Koramangala,Andheri East,Salt Lake,Anna Nagar,Banjara Hills,Vastrapur,Kothrud,Old City,"
-    "Railway Colony,Cantonment,New Colony".split(",")
+    [
+        "Shivaji Nagar",
+        "Indira Nagar",
+        "Gandhi Nagar",
+        "Rajendra Nagar",
+        "Civil Lines",
+        "Model Town",
+        "Sector 12",
+        "Sector 45",
+        "Jayanagar",
+        "Koramangala",
+        "Andheri East",
+        "Salt Lake",
+        "Anna Nagar",
+        "Banjara Hills",
+        "Vastrapur",
+        "Kothrud",
+        "Old City",
+        "Railway Colony",
+        "Cantonment",
+        "New Colony",
+    ]
 )
 WEBMAIL = np.array(["gmail.com", "gmail.com", "gmail.com", "yahoo.co.in", "outlook.com", "rediffmail.com"])
 DOMAINS_BY_TYPE = {
-    kind: np.array([d for d, t in EMAIL_DOMAIN_TYPES.items() if t == kind]) for kind in ("isp", "edu", "corporate")
+    kind: np.array([d for d, t in EMAIL_DOMAIN_TYPES.items() if t == kind])
+    for kind in ("isp", "edu", "corporate")
 }
 CITY_NAMES = np.array(list(CITIES))
 CITY_TIERS = np.array([tier for tier, _ in CITIES.values()])
@@ -97,9 +263,7 @@ def draw_people(rng: np.random.Generator, first_index: int, n: int, cal: WorldCa
     traits = rng.standard_normal((n, 4)) @ np.linalg.cholesky(TRAIT_CORRELATION).T
     cap, disc, codr, eng = traits.T
     existing = rng.random(n) < EXISTING_CUSTOMER_SHARE
-    registered_day = np.where(
-        existing, -rng.uniform(0, 3 * 365, n), rng.uniform(0, cal.end_day - 45, n)
-    )
+    registered_day = np.where(existing, -rng.uniform(0, 3 * 365, n), rng.uniform(0, cal.end_day - 45, n))
     age = np.clip(30 + 8 * rng.standard_normal(n) + 3 * cap + 2 * disc, 18, 75)
     u = 0.8 * cap + rng.standard_normal(n)
     tier = np.where(u > 0.45, 1, np.where(u > -0.55, 2, 3))
@@ -119,7 +283,9 @@ def draw_people(rng: np.random.Generator, first_index: int, n: int, cal: WorldCa
     is_postpaid = rng.random(n) < sigmoid(-1.7 + 0.6 * cap + 0.5 * disc + 0.6 * eng)
     open_day = registered_day + rng.exponential(120, n)
     is_postpaid &= open_day < cal.end_day - 1
-    limit = np.clip(np.round(5000 * np.exp(0.5 * cap + 0.3 * rng.standard_normal(n)) / 500) * 500, 2000, 100_000)
+    limit = np.clip(
+        np.round(5000 * np.exp(0.5 * cap + 0.3 * rng.standard_normal(n)) / 500) * 500, 2000, 100_000
+    )
     return People(
         index=np.arange(first_index, first_index + n, dtype=np.int64),
         capacity=cap,
@@ -146,7 +312,7 @@ def _city_of_tier(rng: np.random.Generator, tier: NDArray[np.int64]) -> NDArray[
     city = np.empty(len(tier), dtype=np.int64)
     for t in (1, 2, 3):
         (members,) = np.nonzero(tier == t)
-        (choices,) = np.nonzero(CITY_TIERS == t)
+        (choices,) = np.nonzero(np.equal(CITY_TIERS, t))
         city[members] = rng.choice(choices, size=len(members))
     return city
 

@@ -39,9 +39,7 @@ def registry_rows(
     cols: dict[str, list[object]] = {k: [] for k in _COLUMNS}
     links: list[tuple[str, str]] = []
     customer_ids = people.customer_id
-    for row, (i, is_decoy) in enumerate(
-        [(int(i), False) for i in linked] + [(int(i), True) for i in decoys]
-    ):
+    for row, (i, is_decoy) in enumerate([(int(i), False) for i in linked] + [(int(i), True) for i in decoys]):
         record_id = f"{registry[:3].upper()}-{people.index[0]:08d}-{row:06d}"
         if is_decoy:  # a stranger: another first name, house and pincode than anyone we know
             name = f"{rng.choice(['Mohan', 'Sita', 'Ravi', 'Usha', 'Kiran', 'Prem'])} {who.last[i]}"
@@ -66,7 +64,18 @@ def registry_rows(
         since = cal.date_of(float(people.registered_day[i]) - rng.uniform(200, 4000))
         for key, value in zip(
             _COLUMNS,
-            (registry, record_id, name, entity, address, city, pincode, since.isoformat(), category, turnover),
+            (
+                registry,
+                record_id,
+                name,
+                entity,
+                address,
+                city,
+                pincode,
+                since.isoformat(),
+                category,
+                turnover,
+            ),
             strict=True,
         ):
             cols[key].append(value)
@@ -154,5 +163,3 @@ def bureau_rows(rng: np.random.Generator, people: People, who: Identity) -> dict
         "enquiries_6m": rng.poisson(np.exp(-0.3 - 0.3 * disc)),
         "max_dpd_24m": worst.astype(np.int64),
     }
-
-

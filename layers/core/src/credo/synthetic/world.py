@@ -55,7 +55,9 @@ def generate_world(config: WorldConfig, out: Path, *, progress: bool = True) -> 
     cal = config.calendar()
     sinks = _Sinks(out, cal)
     realism = _Realism()
-    counts = dict.fromkeys(("customers", "orders", "bills", "ad_events", "bureau_records", "registry_records"), 0)
+    counts = dict.fromkeys(
+        ("customers", "orders", "bills", "ad_events", "bureau_records", "registry_records"), 0
+    )
     bar = tqdm(total=config.customers, unit="customer", desc="world", disable=not progress)
     for chunk, first in enumerate(range(0, config.customers, CHUNK_CUSTOMERS)):
         rng = np.random.default_rng([config.seed, chunk])
@@ -74,7 +76,12 @@ def generate_world(config: WorldConfig, out: Path, *, progress: bool = True) -> 
         )
         realism.value_sample.append(rng.choice(orders.amount, min(orders.size, 20_000), replace=False))
         realism.orders_per_customer.append(np.bincount(orders.customer, minlength=n))
-        for key, value in (("customers", n), ("orders", orders.size), ("bills", ledger.size), ("ad_events", ads.size)):
+        for key, value in (
+            ("customers", n),
+            ("orders", orders.size),
+            ("bills", ledger.size),
+            ("ad_events", ads.size),
+        ):
             counts[key] += value
         bar.update(n)
     bar.set_description("world: indexing")
@@ -92,7 +99,9 @@ def generate_world(config: WorldConfig, out: Path, *, progress: bool = True) -> 
     return summary
 
 
-def _ledger(rng: np.random.Generator, people: People, distress: Any, orders: com.Orders, cal: WorldCalendar) -> Any:
+def _ledger(
+    rng: np.random.Generator, people: People, distress: Any, orders: com.Orders, cal: WorldCalendar
+) -> Any:
     delivered = orders.outcome == com.DELIVERED
     postpaid = (orders.method == com.POSTPAID) & delivered
     spend = np.zeros((people.size, cal.months))
@@ -145,8 +154,12 @@ def _record_truth(
             }
         )
     sinks.traits.append(
-        {"customer_id": ids, **{t: getattr(people, t) for t in TRAITS}, "order_rate": people.order_rate,
-         "distress_onset_month": distress.onset_month}
+        {
+            "customer_id": ids,
+            **{t: getattr(people, t) for t in TRAITS},
+            "order_rate": people.order_rate,
+            "distress_onset_month": distress.onset_month,
+        }
     )
 
 
@@ -188,7 +201,9 @@ def _realism_summary(realism: _Realism, cal: WorldCalendar) -> dict[str, Any]:
             "mean": round(float(per_customer.mean()), 2),
             "p50": float(np.percentile(per_customer, 50)),
             "p99": float(np.percentile(per_customer, 99)),
-            "top_1pct_share_of_orders": round(float(top[: max(len(top) // 100, 1)].sum() / max(top.sum(), 1)), 4),
+            "top_1pct_share_of_orders": round(
+                float(top[: max(len(top) // 100, 1)].sum()) / max(int(top.sum()), 1), 4
+            ),
         },
         "order_value_inr": {
             "p50": round(float(np.percentile(values, 50)), 2),
@@ -205,7 +220,9 @@ class _Sinks:
         self.cal = cal
         self.db = OperationalDatabase(out / "operational.sqlite")
         drops = out / "drops"
-        self.ads = [CsvAppender(drops / "ads" / f"ad_events_{cal.month_date(m):%Y-%m}.csv") for m in range(cal.months)]
+        self.ads = [
+            CsvAppender(drops / "ads" / f"ad_events_{cal.month_date(m):%Y-%m}.csv") for m in range(cal.months)
+        ]
         self.business = ParquetAppender(drops / "reference" / "business_registry.parquet")
         self.professional = CsvAppender(drops / "reference" / "professional_registry.csv")
         self.bureau = ParquetAppender(out / "bureau" / "bureau_fixture.parquet")
@@ -226,8 +243,11 @@ class _Sinks:
         ads: AdEvents,
     ) -> None:
         cal, ids = self.cal, people.customer_id
-        updated = np.where(people.is_postpaid, np.maximum(people.registered_day, people.postpaid_open_day),
-                           people.registered_day)
+        updated = np.where(
+            people.is_postpaid,
+            np.maximum(people.registered_day, people.postpaid_open_day),
+            people.registered_day,
+        )
         self.db.insert(
             "registrations",
             {
@@ -246,16 +266,21 @@ class _Sinks:
                 "is_premium_member": people.is_premium.astype(int),
                 "is_auto_billing": people.is_auto_billing.astype(int),
                 "is_postpaid": people.is_postpaid.astype(int),
-                "postpaid_opened_at": _nullable(cal.to_iso(np.where(people.is_postpaid, people.postpaid_open_day, 0)),
-                                                people.is_postpaid),
+                "postpaid_opened_at": _nullable(
+                    cal.to_iso(np.where(people.is_postpaid, people.postpaid_open_day, 0)), people.is_postpaid
+                ),
                 "postpaid_limit": people.postpaid_limit,
             },
         )
-        order_ids = np.char.add(np.char.add(np.char.add("ORD", np.char.zfill(people.index[orders.customer].astype(str), 8)),
-                                            "-"), np.char.zfill(orders.sequence.astype(str), 5))
+        order_ids = np.char.add(
+            np.char.add(np.char.add("ORD", np.char.zfill(people.index[orders.customer].astype(str), 8)), "-"),
+            np.char.zfill(orders.sequence.astype(str), 5),
+        )
         resolved = np.isfinite(orders.resolved_day)
-        other_pincode = np.char.add(who.pincode[orders.customer].astype("<U3"),  # same 3-digit prefix
-                                    np.char.zfill(rng.integers(0, 1000, orders.size).astype(str), 3))
+        other_pincode = np.char.add(
+            who.pincode[orders.customer].astype("<U3"),  # same 3-digit prefix
+            np.char.zfill(rng.integers(0, 1000, orders.size).astype(str), 3),
+        )
         self.db.insert(
             "orders",
             {
@@ -268,7 +293,9 @@ class _Sinks:
                 "amount": orders.amount,
                 "payment_method": com.METHODS[orders.method],
                 "status": np.where(resolved, com.OUTCOMES[orders.outcome], "placed"),
-                "delivery_pincode": np.where(rng.random(orders.size) < 0.1, other_pincode, who.pincode[orders.customer]),
+                "delivery_pincode": np.where(
+                    rng.random(orders.size) < 0.1, other_pincode, who.pincode[orders.customer]
+                ),
                 "emi_tenure_months": _nullable(orders.emi_tenure, orders.emi_tenure > 0),
             },
         )
@@ -277,8 +304,10 @@ class _Sinks:
         emi_order_ids = order_ids[np.maximum(ledger.order, 0)]
         bill_ids = np.where(
             ledger.is_emi,
-            np.char.add(np.char.add(np.char.add("EMI-", emi_order_ids), "-"),
-                        np.char.zfill(ledger.instalment_number.astype(str), 2)),
+            np.char.add(
+                np.char.add(np.char.add("EMI-", emi_order_ids), "-"),
+                np.char.zfill(ledger.instalment_number.astype(str), 2),
+            ),
             np.char.add(np.char.add(np.char.add("PP-", ids[ledger.customer]), "-"), month_tag),
         )
         dpd = np.floor(np.where(paid, ledger.paid_day, cal.end_day) - ledger.due_day).clip(0)
@@ -317,8 +346,10 @@ class _Sinks:
         clicked = np.isfinite(ads.clicked_day)
         bought = ads.purchased_order >= 0
         month_tag = np.array([f"{cal.month_date(m):%Y-%m}" for m in range(cal.months)])
-        event_ids = np.char.add(np.char.add(np.char.add("AD", np.char.zfill(people.index[ads.customer].astype(str), 8)), "-"),
-                                np.char.zfill(ads.sequence.astype(str), 5))
+        event_ids = np.char.add(
+            np.char.add(np.char.add("AD", np.char.zfill(people.index[ads.customer].astype(str), 8)), "-"),
+            np.char.zfill(ads.sequence.astype(str), 5),
+        )
         for m in range(cal.months):
             rows = ads.month == m
             if not rows.any():
@@ -330,14 +361,27 @@ class _Sinks:
                     "campaign_id": np.char.add(f"CMP-{month_tag[m]}-", ads.campaign[rows].astype(str)),
                     "channel": ads.channel[rows],
                     "sent_at": cal.to_iso(ads.sent_day[rows]),
-                    "clicked_at": _nullable(cal.to_iso(np.where(clicked, ads.clicked_day, 0)[rows]), clicked[rows]),
-                    "purchased_order_id": _nullable(order_ids[np.maximum(ads.purchased_order[rows], 0)], bought[rows]),
+                    "clicked_at": _nullable(
+                        cal.to_iso(np.where(clicked, ads.clicked_day, 0)[rows]), clicked[rows]
+                    ),
+                    "purchased_order_id": _nullable(
+                        order_ids[np.maximum(ads.purchased_order[rows], 0)], bought[rows]
+                    ),
                 }
             )
 
     def close(self) -> None:
         self.db.close()
-        for sink in (*self.ads, self.business, self.professional, self.bureau, self.oracle, self.traits, self.links):
+        sinks: list[CsvAppender | ParquetAppender] = [
+            *self.ads,
+            self.business,
+            self.professional,
+            self.bureau,
+            self.oracle,
+            self.traits,
+            self.links,
+        ]
+        for sink in sinks:
             sink.close()
 
 

@@ -1,7 +1,7 @@
 """Writes a world in the forms the miners read: SQLite tables, CSV/Parquet drops, a bureau fixture."""
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ CREATE INDEX registrations_updated_at ON registrations (updated_at);
 """
 
 Column = np.ndarray[Any, Any] | Sequence[Any]
+Columns = Mapping[str, Column]
 
 
 class OperationalDatabase:
@@ -48,7 +49,7 @@ class OperationalDatabase:
         # A bulk load of a fresh file: durability per statement is not needed.
         self._conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
 
-    def insert(self, table: str, columns: dict[str, Column]) -> None:
+    def insert(self, table: str, columns: Columns) -> None:
         names = list(columns)
         sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         self._conn.executemany(sql, _rows([columns[name] for name in names]))
@@ -72,7 +73,7 @@ class ParquetAppender:
         self._path = path
         self._writer: pq.ParquetWriter | None = None
 
-    def append(self, columns: dict[str, Column]) -> None:
+    def append(self, columns: Columns) -> None:
         table = pa.table({k: pa.array(v) for k, v in columns.items()})
         if self._writer is None:
             self._writer = pq.ParquetWriter(self._path, table.schema, compression="zstd")
@@ -91,7 +92,7 @@ class CsvAppender:
         self._file = path.open("wb")
         self._header = True
 
-    def append(self, columns: dict[str, Column]) -> None:
+    def append(self, columns: Columns) -> None:
         table = pa.table({k: pa.array(v) for k, v in columns.items()})
         pacsv.write_csv(table, self._file, pacsv.WriteOptions(include_header=self._header))
         self._header = False

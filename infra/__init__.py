@@ -1,0 +1,1 @@
+"""Credo infrastructure: one CDK construct per capability; stacks only compose."""

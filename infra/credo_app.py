@@ -1,0 +1,47 @@
+"""Builds the CDK app: cdk.json's context, the stacks of the chosen environment, their tags."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment, Tags
+
+from infra.build_layers import REPO_ROOT
+from infra.config import EnvironmentConfig
+from infra.credo_stack import ServingStack
+
+CDK_JSON = REPO_ROOT / "cdk.json"
+PROJECT_TAG = "credo"
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """cdk.json's context. The CDK CLI passes it to the app itself; `python app.py` reads it here."""
+    context: dict[str, Any] = json.loads(path.read_text())["context"]
+    return context
+
+
+def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None = None) -> App:
+    """An App with cdk.json's context overlaid by `context`; the CLI's own context wins over both."""
+    return App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
+
+
+def serving_stack_id(environment: str) -> str:
+    return f"Credo-{environment}-Serving"
+
+
+def add_stacks(app: App) -> ServingStack:
+    """Add the stacks of the environment named by context `env`."""
+    config = EnvironmentConfig.from_node(app.node)
+    stack = ServingStack(
+        app,
+        serving_stack_id(config.name),
+        config=config,
+        env=Environment(account=config.account, region=config.region),
+        description=f"Credo {config.name}: online EMI / COD eligibility scoring",
+    )
+    Tags.of(stack).add("project", PROJECT_TAG)
+    Tags.of(stack).add("environment", config.name)
+    return stack

@@ -1,0 +1,66 @@
+"""Stacks compose the capability constructs; they hold no resource settings of their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+
+from infra.build_layers import BUILD_DIR, REPO_ROOT
+from infra.config import EnvironmentConfig
+from infra.feature_store_construct import FeatureStore
+from infra.hmac_key_construct import HmacKey
+from infra.layers_construct import ScoringLayers
+from infra.model_store_construct import ModelStore
+from infra.policy_construct import DecisionPolicy
+from infra.scoring_api_construct import ScoringApi
+from infra.scoring_construct import ScoringFunction
+
+SCORING_CODE = REPO_ROOT / "functions" / "score"
+
+
+class ServingStack(Stack):
+    """Online scoring: API → scoring Lambda → models (S3), features (DynamoDB), key, policy."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        layers_build_dir: Path = BUILD_DIR,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        models = ModelStore(self, "Models")
+        features = FeatureStore(self, "Features")
+        hmac_key = HmacKey(self, "HmacKey", secret_name=f"credo/{config.name}/hmac-key")
+        policy = DecisionPolicy(self, "Policy", parameter_name=f"/credo/{config.name}/policy")
+        layers = ScoringLayers(self, "Layers", build_dir=layers_build_dir)
+        self.scoring = ScoringFunction(
+            self,
+            "Scoring",
+            code_path=SCORING_CODE,
+            layers=layers.all,
+            model_bucket=models.bucket,
+            feature_table=features.table,
+            hmac_secret=hmac_key.secret,
+            policy_parameter=policy.parameter,
+            environment_name=config.name,
+            timeout=Duration.seconds(config.scoring_timeout_seconds),
+            log_retention=config.log_retention,
+        )
+        self.api = ScoringApi(
+            self,
+            "Api",
+            handler=self.scoring.function,
+            stage_name=config.name,
+            throttle_rate_limit=config.api_throttle_rate_limit,
+            throttle_burst_limit=config.api_throttle_burst_limit,
+        )
+        CfnOutput(self, "EligibilityUrl", value=self.api.api.url_for_path("/v1/eligibility"))
+        CfnOutput(self, "ModelBucketName", value=models.bucket.bucket_name)
+        CfnOutput(self, "FeatureTableName", value=features.table.table_name)

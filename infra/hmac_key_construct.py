@@ -1,0 +1,27 @@
+"""The key that turns customer ids into tokens, for miners and the scoring API alike."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+
+class HmacKey(Construct):
+    """A generated Secrets Manager secret. Never rotated automatically: a new key makes new tokens."""
+
+    KEY_LENGTH = 64
+
+    def __init__(self, scope: Construct, construct_id: str, *, secret_name: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            secret_name=secret_name,
+            description="Credo: HMAC key that pseudonymises customer ids into tokens",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=self.KEY_LENGTH, exclude_punctuation=True
+            ),
+            # Every stored token derives from this key; losing it orphans all of them.
+            removal_policy=RemovalPolicy.RETAIN,
+        )

@@ -1,0 +1,84 @@
+"""The scoring Lambda: tokenises the customer, reads features, runs the models, applies the policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from credo import constants
+
+
+class ScoringFunction(Construct):
+    """The function, its log group and a role that may only read what scoring needs."""
+
+    RUNTIME = lambda_.Runtime.PYTHON_3_12
+    ARCHITECTURE = lambda_.Architecture.ARM_64
+    HANDLER = "handler.handler"
+    MEMORY_MB = 1024
+    LOG_FORMAT = lambda_.LoggingFormat.JSON
+    # Point lookups by token only: no Scan, no Query, no streams.
+    FEATURE_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem")
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code_path: Path,
+        layers: Sequence[lambda_.ILayerVersion],
+        model_bucket: s3.IBucket,
+        feature_table: dynamodb.ITable,
+        hmac_secret: secretsmanager.ISecret,
+        policy_parameter: ssm.IStringParameter,
+        environment_name: str,
+        timeout: Duration,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        # An own role instead of the AWSLambdaBasicExecutionRole managed policy: it writes to this log
+        # group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Credo scoring function: reads models, features, HMAC key and policy",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=self.RUNTIME,
+            architecture=self.ARCHITECTURE,
+            handler=self.HANDLER,
+            code=lambda_.Code.from_asset(str(code_path), exclude=["__pycache__", "*.pyc"]),
+            layers=list(layers),
+            memory_size=self.MEMORY_MB,
+            timeout=timeout,
+            role=self.role,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=self.LOG_FORMAT,
+            environment={
+                constants.ENV_MODEL_BUCKET: model_bucket.bucket_name,
+                constants.ENV_FEATURE_TABLE: feature_table.table_name,
+                constants.ENV_HMAC_SECRET_NAME: hmac_secret.secret_name,
+                constants.ENV_POLICY_PARAMETER: policy_parameter.parameter_name,
+                constants.ENV_ENVIRONMENT: environment_name,
+                "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
+            },
+        )
+        self.log_group.grant_write(self.role)
+        model_bucket.grant_read(self.role)
+        feature_table.grant(self.role, *self.FEATURE_TABLE_ACTIONS)
+        hmac_secret.grant_read(self.role)
+        policy_parameter.grant_read(self.role)

@@ -1,0 +1,74 @@
+"""Scores → what the checkout may offer. The policy is versioned JSON in SSM Parameter Store,
+changeable without a deploy; DEFAULT_POLICY applies when the parameter cannot be read.
+
+A score at or above its threshold is eligible; a missing score (no model, no features) never is.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from credo.scoring.scale import MAX_SCORE, MIN_SCORE
+
+
+class Policy(BaseModel):
+    """Thresholds of one policy version (later versions add bands, EMI tenures, limits, COD caps)."""
+
+    # extra="ignore": code that knows fewer fields can still read a newer policy document.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: str = Field(min_length=1, max_length=64)
+    credit_threshold: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="minimum credit score for EMI")
+    buying_threshold: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="minimum buying score for COD")
+
+
+@dataclass(frozen=True)
+class Decision:
+    emi_eligible: bool
+    cod_eligible: bool
+
+
+CONSERVATIVE_DECISION: Final = Decision(emi_eligible=False, cod_eligible=False)
+
+# A credit score of 650 stands for odds of about 60:1 (p_bad ≈ 1.7%), a buying score of 550 for
+# about 15:1 (p_bad ≈ 6%), on the PDO-50 / 600-at-30:1 scale of credo.scoring.scale.
+DEFAULT_POLICY: Final = Policy(version="default-1", credit_threshold=650, buying_threshold=550)
+
+
+class PolicyError(ValueError):
+    """The policy parameter does not hold a valid policy."""
+
+
+class ParameterSource(Protocol):
+    """The little of SSM Parameter Store the policy needs."""
+
+    def get(self, name: str) -> str:
+        """The parameter's value (credo.adapters.ssm.ParameterStore); raises when it cannot be read."""
+        ...
+
+
+def decide(credit_score: int | None, buying_score: int | None, policy: Policy) -> Decision:
+    """EMI when the credit score clears its threshold, COD when the buying score clears its own."""
+    return Decision(
+        emi_eligible=credit_score is not None and credit_score >= policy.credit_threshold,
+        cod_eligible=buying_score is not None and buying_score >= policy.buying_threshold,
+    )
+
+
+def parse_policy(document: str) -> Policy:
+    try:
+        return Policy.model_validate_json(document)
+    except ValidationError as error:
+        raise PolicyError(f"invalid policy document: {error}") from error
+
+
+def load_policy(source: ParameterSource, name: str) -> Policy:
+    """Read and validate the policy JSON stored under the parameter `name`."""
+    return parse_policy(source.get(name))
+
+
+def policy_loader(source: ParameterSource, name: str) -> Callable[[], Policy]:
+    """A zero-argument loader, the shape the scoring service takes."""
+    return lambda: load_policy(source, name)

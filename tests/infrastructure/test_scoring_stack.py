@@ -1,0 +1,291 @@
+"""The serving stack as CloudFormation: the scoring Lambda, its stores, its API, its permissions."""
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from cfnlint.api import ManualArgs, lint
+
+from credo import constants
+from credo.policy import parse_policy
+from infra.build_layers import LayerBuild
+from infra.credo_app import add_stacks, create_app
+from infra.credo_stack import ServingStack
+from infra.feature_store_construct import FeatureStore
+from infra.policy_construct import DEFAULT_POLICY
+
+# Template tests need no staged copy of the 100 MB runtime layer; the asset path stays the source.
+NO_ASSET_STAGING = {"aws:cdk:disable-asset-staging": True}
+XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+EXPECTED_SCORING_ACTIONS = XRAY_ACTIONS | {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "s3:GetObject*",
+    "s3:GetBucket*",
+    "s3:List*",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DescribeSecret",
+    "ssm:DescribeParameters",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParameterHistory",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(built_layers: dict[str, LayerBuild]) -> ServingStack:
+    app = create_app(context={"env": "dev", **NO_ASSET_STAGING})
+    return add_stacks(app)
+
+
+@pytest.fixture(scope="module")
+def template(stack: ServingStack) -> Template:
+    return Template.from_stack(stack)
+
+
+def _only(template: Template, resource_type: str) -> tuple[str, Any]:
+    resources = template.find_resources(resource_type)
+    assert len(resources) == 1, f"expected one {resource_type}, found {sorted(resources)}"
+    return next(iter(resources.items()))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _scoring_role_statements(template: Template) -> list[dict[str, Any]]:
+    _, function = _only(template, "AWS::Lambda::Function")
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_given_dev_context_when_app_is_built_then_one_serving_stack_is_named_for_the_environment(
+    stack: ServingStack,
+) -> None:
+    assert stack.stack_name == "Credo-dev-Serving"
+    assert stack.config.name == "dev"
+
+
+def test_given_serving_stack_when_synthesized_then_scoring_function_is_python312_arm64_with_tracing(
+    template: Template, stack: ServingStack
+) -> None:
+    template.resource_count_is("AWS::Lambda::Function", 1)  # no helper Lambdas (log retention, ...)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.12",
+            "Architectures": ["arm64"],
+            "Handler": "handler.handler",
+            "MemorySize": 1024,
+            "Timeout": stack.config.scoring_timeout_seconds,
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+        },
+    )
+
+
+def test_given_serving_stack_when_synthesized_then_function_env_names_come_from_credo_constants(
+    template: Template,
+) -> None:
+    _, function = _only(template, "AWS::Lambda::Function")
+    variables = function["Properties"]["Environment"]["Variables"]
+    bucket_id, _ = _only(template, "AWS::S3::Bucket")
+    table_id, _ = _only(template, "AWS::DynamoDB::Table")
+    parameter_id, _ = _only(template, "AWS::SSM::Parameter")
+    assert variables[constants.ENV_MODEL_BUCKET] == {"Ref": bucket_id}
+    assert variables[constants.ENV_FEATURE_TABLE] == {"Ref": table_id}
+    assert variables[constants.ENV_POLICY_PARAMETER] == {"Ref": parameter_id}
+    assert constants.ENV_HMAC_SECRET_NAME in variables
+    assert variables[constants.ENV_ENVIRONMENT] == "dev"
+
+
+def test_given_serving_stack_when_synthesized_then_function_logs_to_its_own_retained_log_group(
+    template: Template, stack: ServingStack
+) -> None:
+    log_group_id, log_group = _only(template, "AWS::Logs::LogGroup")
+    _, function = _only(template, "AWS::Lambda::Function")
+    assert function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
+    assert log_group["Properties"]["RetentionInDays"] == 14  # dev: TWO_WEEKS in cdk.json
+
+
+def test_given_serving_stack_when_synthesized_then_function_uses_core_and_runtime_layers_for_arm64(
+    template: Template,
+) -> None:
+    layers = template.find_resources("AWS::Lambda::LayerVersion")
+    assert len(layers) == 2
+    for layer in layers.values():
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    _, function = _only(template, "AWS::Lambda::Function")
+    assert sorted(ref["Ref"] for ref in function["Properties"]["Layers"]) == sorted(layers)
+
+
+def test_given_serving_stack_when_synthesized_then_model_bucket_is_encrypted_private_and_versioned(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+        },
+    )
+
+
+def test_given_serving_stack_when_synthesized_then_model_bucket_policy_denies_requests_without_tls(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_given_serving_stack_when_synthesized_then_feature_table_is_keyed_by_token_on_demand_with_pitr(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": FeatureStore.PARTITION_KEY, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "token", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+
+
+def test_given_serving_stack_when_synthesized_then_hmac_key_is_generated_and_outlives_the_stack(
+    template: Template,
+) -> None:
+    template.has_resource(
+        "AWS::SecretsManager::Secret",
+        {
+            "Properties": Match.object_like(
+                {"Name": "credo/dev/hmac-key", "GenerateSecretString": Match.object_like({})}
+            ),
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_given_serving_stack_when_synthesized_then_policy_parameter_holds_a_valid_default_policy(
+    template: Template,
+) -> None:
+    _, parameter = _only(template, "AWS::SSM::Parameter")
+    properties = parameter["Properties"]
+    assert properties["Type"] == "String"
+    assert properties["Name"] == "/credo/dev/policy"
+    assert json.loads(properties["Value"]) == DEFAULT_POLICY
+    policy = parse_policy(properties["Value"])  # the scoring code must accept what infra writes
+    assert (policy.credit_threshold, policy.buying_threshold) == (600, 600)
+
+
+def test_given_serving_stack_when_synthesized_then_post_v1_eligibility_requires_iam_and_invokes_lambda(
+    template: Template,
+) -> None:
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+    path_parts = {logical_id: r["Properties"]["PathPart"] for logical_id, r in resources.items()}
+    eligibility_id = next(i for i, part in path_parts.items() if part == "eligibility")
+    parent = resources[eligibility_id]["Properties"]["ParentId"]
+    assert path_parts[parent["Ref"]] == "v1"
+
+    function_id, _ = _only(template, "AWS::Lambda::Function")
+    _, method = _only(template, "AWS::ApiGateway::Method")
+    properties = method["Properties"]
+    assert (properties["HttpMethod"], properties["AuthorizationType"]) == ("POST", "AWS_IAM")
+    assert properties["ResourceId"] == {"Ref": eligibility_id}
+    assert properties["Integration"]["Type"] == "AWS_PROXY"
+    assert {"Fn::GetAtt": [function_id, "Arn"]} in properties["Integration"]["Uri"]["Fn::Join"][1]
+
+
+def test_given_serving_stack_when_synthesized_then_stage_throttles_every_method(
+    template: Template, stack: ServingStack
+) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "dev",
+            "TracingEnabled": True,
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "ThrottlingRateLimit": stack.config.api_throttle_rate_limit,
+                            "ThrottlingBurstLimit": stack.config.api_throttle_burst_limit,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_given_scoring_role_when_synthesized_then_it_allows_only_the_reads_scoring_needs(
+    template: Template,
+) -> None:
+    statements = _scoring_role_statements(template)
+    assert all(statement["Effect"] == "Allow" for statement in statements)
+    actions = {action for statement in statements for action in _as_list(statement["Action"])}
+    assert actions == EXPECTED_SCORING_ACTIONS
+    assert not any(action == "*" or action.endswith(":*") for action in actions)
+
+
+def test_given_scoring_role_when_synthesized_then_only_xray_may_use_a_wildcard_resource(
+    template: Template,
+) -> None:
+    for statement in _scoring_role_statements(template):
+        if "*" in _as_list(statement["Resource"]):
+            assert set(_as_list(statement["Action"])) <= XRAY_ACTIONS, statement
+
+
+def test_given_scoring_role_when_synthesized_then_no_managed_policy_is_attached(template: Template) -> None:
+    _, role = _only(template, "AWS::IAM::Role")
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+
+
+def test_given_synthesized_template_when_cfn_lint_runs_then_it_reports_no_errors(
+    template: Template, stack: ServingStack
+) -> None:
+    matches = lint(json.dumps(template.to_json()), config=ManualArgs(regions=[stack.region]))
+    errors = [
+        f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id[0] == "E"
+    ]
+    assert errors == []

@@ -1,0 +1,363 @@
+"""The scoring Lambda end to end on moto: registry → online store → handler → decision.
+
+Everything AWS is in-process `mock_aws`; the handler module is loaded fresh inside each test, as a
+new Lambda execution environment would load it.
+"""
+
+import copy
+import dataclasses
+import importlib.util
+import json
+import secrets
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import numpy as np
+import pandas as pd
+import pytest
+from moto import mock_aws
+
+from credo import constants as c
+from credo.constants import TARGET_BUYING, TARGET_CREDIT
+from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
+from credo.online_store import TOKEN_ATTRIBUTE, OnlineFeatureStore
+from credo.privacy import tokenize
+from credo.registry import ModelRegistry, RegistryError
+from credo.scoring.scale import score_from_bad_probability
+from credo.training import TrainedModel, train_target
+
+REPO = Path(__file__).resolve().parents[2]
+HANDLER_PATH = REPO / "functions" / "score" / "handler.py"
+EVENT_PATH = REPO / "tests" / "events" / "apigw_eligibility.json"
+REGION = "ap-south-1"
+MODEL_BUCKET = "credo-models-test"
+FEATURE_TABLE = "credo-features-test"
+SECRET_NAME = "credo/hmac-key-test"
+POLICY_PARAMETER = "/credo/test/policy"
+HMAC_KEY_HEX = secrets.token_hex(32)
+
+GOOD_CUSTOMER = "C0000123"
+RISKY_CUSTOMER = "C0000456"
+UNKNOWN_CUSTOMER = "C9999999"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "credo-score"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:credo-score"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+# ---- a world with two trained models ------------------------------------------------------------------
+
+
+def labelled_table(n_rows: int, seed: int) -> pd.DataFrame:
+    """Synthetic features with a credit label driven by repayment and a buying label driven by COD history."""
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame(rng.normal(size=(n_rows, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    table["bills_late_in_12months"] = rng.poisson(0.8, n_rows).astype(float)
+    table["max_dpd_in_12months"] = rng.exponential(12.0, n_rows)
+    table["cod_refused_in_6months"] = rng.poisson(0.5, n_rows).astype(float)
+    table["orders_returned_in_6months"] = rng.poisson(0.7, n_rows).astype(float)
+    credit_logit = -3.5 + 1.0 * table["bills_late_in_12months"] + 0.05 * table["max_dpd_in_12months"]
+    buying_logit = -3.0 + 1.4 * table["cod_refused_in_6months"] + 0.4 * table["orders_returned_in_6months"]
+    table[LABEL_CREDIT] = (rng.random(n_rows) < 1 / (1 + np.exp(-credit_logit))).astype(float)
+    table[LABEL_BUYING] = (rng.random(n_rows) < 1 / (1 + np.exp(-buying_logit))).astype(float)
+    return table
+
+
+def customer_row(*, risky: bool) -> dict[str, float | None]:
+    row: dict[str, float | None] = {name: 0.0 for name in FEATURE_NAMES}
+    row.update(
+        bills_late_in_12months=5.0 if risky else 0.0,
+        max_dpd_in_12months=95.0 if risky else 0.0,
+        cod_refused_in_6months=4.0 if risky else 0.0,
+        orders_returned_in_6months=4.0 if risky else 0.0,
+        age=None,  # a gap, as the online store often has
+    )
+    return row
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict[str, TrainedModel]:
+    table = labelled_table(3000, seed=5)
+    params = {"max_iter": 80}
+    return {
+        TARGET_CREDIT: train_target(table, TARGET_CREDIT, LABEL_CREDIT, seed=5, params=params, n_threads=1),
+        TARGET_BUYING: train_target(table, TARGET_BUYING, LABEL_BUYING, seed=5, params=params, n_threads=1),
+    }
+
+
+def expected_score(model: TrainedModel, row: dict[str, float | None]) -> int:
+    vector = np.array(
+        [[np.nan if row[name] is None else row[name] for name in FEATURE_NAMES]], dtype=np.float32
+    )
+    return score_from_bad_probability(float(model.pipeline.predict_proba(vector)[0, 1]))
+
+
+# ---- AWS on moto ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv(c.ENV_MODEL_BUCKET, MODEL_BUCKET)
+    monkeypatch.setenv(c.ENV_FEATURE_TABLE, FEATURE_TABLE)
+    monkeypatch.setenv(c.ENV_HMAC_SECRET_NAME, SECRET_NAME)
+    monkeypatch.setenv(c.ENV_POLICY_PARAMETER, POLICY_PARAMETER)
+    monkeypatch.setenv("POWERTOOLS_DEV", "false")
+    with mock_aws():
+        yield
+
+
+def create_bucket_secret_and_policy(credit_threshold: int, buying_threshold: int) -> None:
+    boto3.client("s3").create_bucket(
+        Bucket=MODEL_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=HMAC_KEY_HEX)
+    policy = {
+        "version": "test-policy-3",
+        "credit_threshold": credit_threshold,
+        "buying_threshold": buying_threshold,
+    }
+    boto3.client("ssm").put_parameter(Name=POLICY_PARAMETER, Value=json.dumps(policy), Type="String")
+
+
+def create_feature_table() -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=FEATURE_TABLE,
+        AttributeDefinitions=[{"AttributeName": TOKEN_ATTRIBUTE, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": TOKEN_ATTRIBUTE, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def token_of(customer_id: str) -> str:
+    return tokenize(customer_id, bytes.fromhex(HMAC_KEY_HEX))
+
+
+def materialise_customers() -> int:
+    rows = [
+        {"token": token_of(GOOD_CUSTOMER), **customer_row(risky=False)},
+        {"token": token_of(RISKY_CUSTOMER), **customer_row(risky=True)},
+    ]
+    return OnlineFeatureStore.for_table(FEATURE_TABLE).materialise(pd.DataFrame(rows), as_of="2026-11-01")
+
+
+def load_handler() -> ModuleType:
+    """A fresh copy of the handler module: a new execution environment with its own cold start."""
+    name = f"credo_score_handler_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def eligibility_event(body: Any) -> dict[str, Any]:
+    event = copy.deepcopy(json.loads(EVENT_PATH.read_text()))
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+def ask(handler: ModuleType, context: LambdaContext, customer_id: str) -> tuple[int, dict[str, Any]]:
+    body = {"customer_id": customer_id, "cart": {"amount": 24999.0, "currency": "INR"}}
+    response = handler.handler(eligibility_event(body), context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+# ---- tests -------------------------------------------------------------------------------------------------
+
+
+def test_given_registered_models_and_features_when_asked_then_scores_and_offers_follow_policy(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+) -> None:
+    good = {t: expected_score(trained[t], customer_row(risky=False)) for t in trained}
+    risky = {t: expected_score(trained[t], customer_row(risky=True)) for t in trained}
+    assert all(good[t] > risky[t] + 20 for t in trained), (
+        f"models must separate the customers: {good} {risky}"
+    )
+    # Thresholds between the two customers: the good one clears both, the risky one neither.
+    create_bucket_secret_and_policy(
+        credit_threshold=(good[TARGET_CREDIT] + risky[TARGET_CREDIT]) // 2,
+        buying_threshold=(good[TARGET_BUYING] + risky[TARGET_BUYING]) // 2,
+    )
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    assert materialise_customers() == 2
+    handler = load_handler()
+
+    status_good, answer_good = ask(handler, lambda_context, GOOD_CUSTOMER)
+    status_risky, answer_risky = ask(handler, lambda_context, RISKY_CUSTOMER)
+
+    assert status_good == status_risky == 200
+    assert abs(answer_good["credit"]["score"] - good[TARGET_CREDIT]) <= 1  # float32 ONNX vs sklearn rounding
+    assert abs(answer_good["buying"]["score"] - good[TARGET_BUYING]) <= 1
+    assert abs(answer_risky["credit"]["score"] - risky[TARGET_CREDIT]) <= 1
+    assert (answer_good["credit"]["emi_eligible"], answer_good["buying"]["cod_eligible"]) == (True, True)
+    assert (answer_risky["credit"]["emi_eligible"], answer_risky["buying"]["cod_eligible"]) == (False, False)
+    assert answer_good["model_versions"] == {t: trained[t].model_version for t in trained}
+    assert answer_good["policy_version"] == "test-policy-3"
+    assert answer_good["degraded"] is False and answer_good["new_customer"] is False
+    assert uuid.UUID(answer_good["decision_id"]) != uuid.UUID(answer_risky["decision_id"])
+
+
+def test_given_a_customer_the_store_never_saw_when_asked_then_nothing_is_offered_and_not_degraded(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)  # even the lowest bar
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    handler = load_handler()
+
+    status, answer = ask(handler, lambda_context, UNKNOWN_CUSTOMER)
+
+    assert status == 200
+    assert answer["new_customer"] is True and answer["degraded"] is False
+    assert answer["credit"]["emi_eligible"] is False and answer["buying"]["cod_eligible"] is False
+    assert 300 <= answer["credit"]["score"] <= 900
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"customer_id": GOOD_CUSTOMER, "cart": {"amount": 0, "currency": "INR"}}, "amount"),
+        ({"customer_id": GOOD_CUSTOMER, "cart": {"amount": 100.0, "currency": "USD"}}, "currency"),
+        ({"cart": {"amount": 100.0, "currency": "INR"}}, "customer_id"),
+        ({"customer_id": "has space", "cart": {"amount": 100.0, "currency": "INR"}}, "customer_id"),
+    ],
+)
+def test_given_an_invalid_body_when_asked_then_422_names_the_field(
+    aws_env: None, lambda_context: LambdaContext, body: dict[str, Any], field: str
+) -> None:
+    handler = load_handler()  # nothing exists in AWS: validation must answer before any lookup
+
+    response = handler.handler(eligibility_event(body), lambda_context)
+
+    assert response["statusCode"] == 422
+    locations = [error["loc"] for error in json.loads(response["body"])["detail"]]
+    assert any(field in location for location in locations), locations
+
+
+def test_given_a_missing_feature_table_when_asked_then_answer_is_conservative_degraded_and_200(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    handler = load_handler()
+
+    status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
+
+    assert status == 200
+    assert answer["degraded"] is True
+    assert answer["credit"] == {"score": None, "emi_eligible": False}
+    assert answer["buying"] == {"score": None, "cod_eligible": False}
+    assert answer["model_versions"][TARGET_CREDIT] == trained[TARGET_CREDIT].model_version
+
+
+def test_given_no_buying_champion_when_asked_then_cod_is_withheld_emi_decided_and_degraded(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    create_feature_table()
+    ModelRegistry.for_bucket(MODEL_BUCKET).register(trained[TARGET_CREDIT], promote=True)
+    materialise_customers()
+    handler = load_handler()
+
+    status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
+
+    assert status == 200 and answer["degraded"] is True
+    assert answer["credit"]["emi_eligible"] is True and answer["credit"]["score"] is not None
+    assert answer["buying"] == {"score": None, "cod_eligible": False}
+    assert answer["model_versions"][TARGET_BUYING] is None
+
+
+def test_given_a_request_when_answered_then_logs_carry_no_customer_id_or_token(
+    aws_env: None,
+    trained: dict[str, TrainedModel],
+    lambda_context: LambdaContext,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=600, buying_threshold=600)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    materialise_customers()
+    handler = load_handler()
+
+    status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
+
+    logs = " ".join(str(record.__dict__) for record in caplog.records)  # message and structured extras
+    assert status == 200
+    assert answer["decision_id"] in logs, "the decision must be logged"
+    assert GOOD_CUSTOMER not in logs and token_of(GOOD_CUSTOMER) not in logs
+
+
+def test_given_a_row_with_gaps_when_materialised_then_the_item_holds_numbers_only_for_known_values(
+    aws_env: None,
+) -> None:
+    create_feature_table()
+    store = OnlineFeatureStore.for_table(FEATURE_TABLE)
+    row: dict[str, Any] = {"token": "tok-1", "label_credit_bad": 1.0, **customer_row(risky=True)}
+    row["tenure_days"] = np.int64(412)
+    row["postpaid_outstanding"] = float("nan")
+
+    assert store.materialise([row], as_of="2026-11-01") == 1
+
+    item = boto3.resource("dynamodb").Table(FEATURE_TABLE).get_item(Key={TOKEN_ATTRIBUTE: "tok-1"})["Item"]
+    assert "age" not in item and "postpaid_outstanding" not in item  # missing values are absent attributes
+    assert "label_credit_bad" not in item  # labels never reach the online store
+    assert item["tenure_days"] == 412 and item["max_dpd_in_12months"] == 95
+    assert item["feature_schema_version"] == "1" and item["as_of"] == "2026-11-01"
+    record = store.get("tok-1")
+    assert record is not None
+    assert record.values["age"] is None and record.values["tenure_days"] == 412.0
+    assert set(record.values) == set(FEATURE_NAMES)
+    assert store.get("tok-never-seen") is None
+
+
+def test_given_two_registered_versions_when_the_second_is_promoted_then_the_champion_follows(
+    aws_env: None, trained: dict[str, TrainedModel]
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=600, buying_threshold=600)
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    credit = trained[TARGET_CREDIT]
+    assert registry.champion(TARGET_CREDIT) is None
+
+    first = registry.register(credit, promote=True)
+    second = registry.register(dataclasses.replace(credit, model_version="credit-20991231000000-feedc0ffee"))
+
+    assert registry.champion(TARGET_CREDIT) == first
+    registry.promote(TARGET_CREDIT, second.model_version)
+    assert registry.load_champion(TARGET_CREDIT).ref == second
+    s3 = boto3.client("s3")
+    pointer = json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key="credit/champion.json")["Body"].read())
+    assert pointer["model_version"] == second.model_version
+    card_key = f"credit/{credit.model_version}/model_card.json"
+    assert json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key=card_key)["Body"].read())["target"] == "credit"
+    with pytest.raises(RegistryError, match="not registered"):
+        registry.promote(TARGET_CREDIT, "credit-19990101000000-0000000000")

@@ -1,0 +1,97 @@
+"""Training job entrypoint with SageMaker conventions; the same script runs as a local process.
+
+Reads the labelled feature table (Parquet or CSV files) from SM_CHANNEL_TRAIN (default ./data/train),
+hyperparameters from /opt/ml/input/config/hyperparameters.json when present (SageMaker passes every
+value as a string), and writes <SM_MODEL_DIR>/<target>/model.onnx and model_card.json per target.
+Registering and promoting the models is the next step of the pipeline, not this job's.
+"""
+
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from credo.constants import TARGET_BUYING, TARGET_CREDIT, TARGETS
+from credo.features import LABEL_BUYING, LABEL_CREDIT
+from credo.training import train_target, write_model_artifacts
+
+HYPERPARAMETERS_FILE: Final = Path("/opt/ml/input/config/hyperparameters.json")
+DEFAULT_TRAIN_DIR: Final = "./data/train"
+DEFAULT_MODEL_DIR: Final = "./model"
+LABEL_OF_TARGET: Final = {TARGET_CREDIT: LABEL_CREDIT, TARGET_BUYING: LABEL_BUYING}
+# Hyperparameters that reach the estimator, with the type SageMaker's strings are parsed into.
+ESTIMATOR_HYPERPARAMETERS: Final[dict[str, Callable[[Any], Any]]] = {
+    "max_iter": int,
+    "learning_rate": float,
+    "max_leaf_nodes": int,
+    "min_samples_leaf": int,
+    "l2_regularization": float,
+    "class_weight": lambda value: None if str(value).strip().lower() in {"", "none", "null"} else str(value),
+}
+
+
+def read_training_table(directory: Path) -> pd.DataFrame:
+    """Concatenate every Parquet and CSV file of the channel directory (searched recursively)."""
+    files = sorted(p for p in directory.rglob("*") if p.suffix in {".parquet", ".csv"})
+    if not files:
+        raise FileNotFoundError(f"no .parquet or .csv files in {directory}")
+    frames = [pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in files]
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_hyperparameters(path: Path = HYPERPARAMETERS_FILE) -> dict[str, Any]:
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    targets: list[str]
+    seed: int
+    params: dict[str, Any]  # estimator hyperparameters
+    n_threads: int | None  # OpenMP/BLAS threads of the fit; None = all cores
+
+
+def parse_hyperparameters(raw: Mapping[str, Any]) -> JobConfig:
+    """The job's configuration from SageMaker's string-valued hyperparameters."""
+    targets = [t.strip() for t in str(raw.get("targets", ",".join(TARGETS))).split(",") if t.strip()]
+    unknown = sorted(set(targets) - set(TARGETS))
+    if unknown:
+        raise ValueError(f"unknown targets {unknown}; known: {list(TARGETS)}")
+    return JobConfig(
+        targets=targets,
+        seed=int(raw.get("seed", 42)),
+        params={name: kind(raw[name]) for name, kind in ESTIMATOR_HYPERPARAMETERS.items() if name in raw},
+        n_threads=int(raw["n_threads"]) if "n_threads" in raw else None,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    del argv  # SageMaker configures the job through the environment and files, not arguments
+    train_dir = Path(os.environ.get("SM_CHANNEL_TRAIN", DEFAULT_TRAIN_DIR))
+    model_dir = Path(os.environ.get("SM_MODEL_DIR", DEFAULT_MODEL_DIR))
+    config = parse_hyperparameters(read_hyperparameters(HYPERPARAMETERS_FILE))
+    table = read_training_table(train_dir)
+    for target in config.targets:
+        model = train_target(
+            table,
+            target,
+            LABEL_OF_TARGET[target],
+            seed=config.seed,
+            params=config.params,
+            n_threads=config.n_threads,
+        )
+        write_model_artifacts(model, model_dir / target)
+        print(
+            f"{target}: {model.model_version} roc_auc={model.roc_auc:.4f} "
+            f"parity={model.parity_max_abs_diff:.1e} -> {model_dir / target}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
