@@ -34,6 +34,13 @@ def cmd_world(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from credo.demo import run_demo
+
+    run_demo(Path(args.workdir), customers=args.customers, seed=args.seed)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="credo",
@@ -59,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     world.add_argument("--quiet", action="store_true", help="no progress bar")
     world.add_argument("--json", action="store_true", help="also print the world summary as JSON")
     world.set_defaults(func=cmd_world)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the whole pipeline end to end on a synthetic world (what `make demo` runs)",
+        description="world → miners → S3 lake → DuckDB warehouse → features and labels → models → "
+        "ONNX in the S3 registry → DynamoDB online store → the scoring Lambda handler, all on "
+        "embedded stand-ins (a moto server and DuckDB). Prints each decision and where artefacts are.",
+    )
+    demo.add_argument("--customers", type=_positive_int, default=20_000, help="world size (default 20000)")
+    demo.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
+    demo.add_argument("--workdir", default=".demo", help="where the demo writes (default .demo; replaced)")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

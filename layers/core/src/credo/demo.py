@@ -1,0 +1,330 @@
+"""`credo demo`: the whole path on embedded stand-ins, in its simplest honest form.
+
+world → miners write pseudonymised Parquet to S3 → DuckDB warehouse → features as of a date and
+labels after it → a model per target, exported to ONNX, in the S3 registry → features
+materialised to DynamoDB → the real scoring handler answers API Gateway events.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from credo import constants as c
+from credo.adapters.s3 import S3Store
+from credo.adapters.secrets import SecretStore
+from credo.adapters.ssm import ParameterStore
+from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
+from credo.local import (
+    LocalLambdaContext,
+    bootstrap,
+    load_handler,
+    local_aws,
+    local_settings_env,
+    rest_event,
+    scheduled_event,
+)
+from credo.online_store import OnlineFeatureStore
+from credo.policy import Policy
+from credo.privacy import load_hmac_key, tokenize
+from credo.registry import ModelRegistry
+from credo.scoring.model import ScoringModel
+from credo.scoring.scale import scores_from_bad_probabilities
+from credo.settings import CredoSettings
+from credo.synthetic import WorldConfig, generate_world, roc_auc
+from credo.synthetic.calendar import add_months
+from credo.synthetic.credit import LABEL_MONTHS
+from credo.warehouse import build_features, load_lake
+from credo.warehouse.duckdb import DuckDBWarehouse
+
+SOURCES = ("registrations", "orders", "payments")
+LABELS = {c.TARGET_CREDIT: LABEL_CREDIT, c.TARGET_BUYING: LABEL_BUYING}
+POPULATIONS = {c.TARGET_CREDIT: "in_credit_population", c.TARGET_BUYING: "in_buying_population"}
+REALISM_KEYS = {c.TARGET_CREDIT: "credit_bad_90dpd_6m", c.TARGET_BUYING: "buying_bad_cod_failure_6m"}
+TRAINING_SNAPSHOTS = 3
+# The demo policy offers EMI / COD to the customers whose score is above this share of the
+# training population: a starting point that is printed, never a recommendation (that is the
+# training report's cut-off table).
+DEMO_APPROVAL_SHARE = 0.75
+UNKNOWN_CUSTOMER = "CUST99999999"
+
+
+@dataclass
+class ModelSummary:
+    target: str
+    version: str
+    model_key: str
+    training_rows: int
+    holdout_snapshot: str
+    holdout_rows: int
+    holdout_auc: float
+    oracle_auc: float
+
+
+@dataclass
+class DemoResult:
+    workdir: Path
+    world: dict[str, Any]
+    mined: dict[str, dict[str, Any]]
+    warehouse_rows: dict[str, int]
+    models: dict[str, ModelSummary]
+    policy: Policy
+    materialised: int
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Steps:
+    """Numbered, timed progress lines."""
+
+    def __init__(self, total: int, *, echo: bool) -> None:
+        self.total, self.done, self.echo = total, 0, echo
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[list[str]]:
+        self.done += 1
+        notes: list[str] = []
+        if self.echo:
+            print(f"[{self.done}/{self.total}] {title} …", flush=True)
+        started = time.perf_counter()
+        yield notes
+        if self.echo:
+            for note in notes:
+                print(f"      {note}")
+            print(f"      done in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def run_demo(workdir: Path, *, customers: int = 20_000, seed: int = 7, echo: bool = True) -> DemoResult:
+    """Run the walking skeleton end to end under `workdir` and return what it produced."""
+    if echo:
+        _quiet_lambda_logs()
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    steps = _Steps(7, echo=echo)
+    config = WorldConfig(customers=customers, seed=seed)
+    with steps.step(f"synthetic world: {customers:,} customers, seed {seed}") as notes:
+        world = generate_world(config, workdir / "world", progress=echo)
+        counts = world["counts"]
+        notes.append(f"{counts['orders']:,} orders, {counts['bills']:,} bills → {workdir / 'world'}")
+    extraction_time = datetime.combine(config.calendar().end, datetime.min.time(), UTC)
+    env = local_settings_env(source_db=workdir / "world" / "operational.sqlite")
+    with local_aws(env) as endpoint:
+        settings = CredoSettings()
+        bootstrap(settings)
+        with steps.step(
+            f"mining {', '.join(SOURCES)} into s3://{settings.lake_bucket}/raw/ (moto at {endpoint})"
+        ):
+            mined = _mine_all(extraction_time, echo)
+        with steps.step(f"loading the lake into DuckDB ({workdir / 'warehouse.duckdb'})") as notes:
+            warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb", s3=S3Store.create())
+            loaded = {
+                r.table: r.rows_in_table for r in load_lake(warehouse, lake_bucket=settings.lake_bucket)
+            }
+            notes.append(", ".join(f"{table}: {rows:,} rows" for table, rows in loaded.items()))
+        snapshots = [date.fromisoformat(s) for s in world["snapshots"]]
+        # Out of time: train on snapshots whose 6-month label windows end before the holdout starts.
+        holdout = snapshots[-1]
+        training = [s for s in snapshots if add_months(s, LABEL_MONTHS) <= holdout][-TRAINING_SNAPSHOTS:]
+        with steps.step(
+            f"features and labels as of {', '.join(map(str, training))} (train)"
+            f" and {holdout} (out-of-time holdout)"
+        ) as notes:
+            train_table = pd.concat([build_features(warehouse, s).to_pandas() for s in training])
+            holdout_table = build_features(warehouse, holdout).to_pandas()
+            notes.append(f"{len(train_table):,} training rows, {len(holdout_table):,} holdout rows")
+        with steps.step(f"training one model per target → ONNX → s3://{settings.model_bucket}/") as notes:
+            models, policy = _train_and_register(
+                settings, train_table, holdout_table, world, holdout, workdir
+            )
+            for m in models.values():
+                notes.append(
+                    f"{m.target}: {m.version}, out-of-time AUC {m.holdout_auc:.3f}"
+                    f" on {m.holdout_rows:,} rows "
+                    f"(the oracle that knows the hidden traits: {m.oracle_auc:.3f})"
+                )
+            notes.append(
+                f"demo policy {policy.version}: EMI from credit score {policy.credit_threshold}, "
+                f"COD from buying score {policy.buying_threshold}"
+            )
+        end = config.calendar().end
+        with steps.step(
+            f"materialising features as of {end} to DynamoDB table {settings.feature_table}"
+        ) as notes:
+            latest = build_features(warehouse, end).to_pandas()
+            materialised = OnlineFeatureStore.for_table(settings.feature_table).materialise(latest, as_of=end)
+            notes.append(f"{materialised:,} customers")
+        warehouse.close()
+        with steps.step("scoring a few customers through the real scoring Lambda handler"):
+            decisions = _score_examples(workdir / "world" / "operational.sqlite")
+    result = DemoResult(workdir, world, mined, loaded, models, policy, materialised, decisions)
+    (workdir / "demo.json").write_text(json.dumps(_jsonable(result), indent=2, default=str))
+    if echo:
+        _print_summary(result, settings)
+    return result
+
+
+def _quiet_lambda_logs() -> None:
+    """On a console, the handlers' structured INFO logs and metric lines would bury the story.
+
+    Warnings and errors still show; in Lambda the same lines go to CloudWatch as designed.
+    """
+    from credo.observability import logger
+
+    logger.setLevel("WARNING")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    # Three miners share one process here (one Lambda each in AWS), so their dimensions meet.
+    warnings.filterwarnings("ignore", message="Dimension .* has already been added")
+
+
+def _mine_all(when: datetime, echo: bool) -> dict[str, dict[str, Any]]:
+    mined = {}
+    for source in SOURCES:
+        handler = load_handler(f"mine_{source}")
+        started = time.perf_counter()
+        summary = handler.handler(scheduled_event(f"credo-mine-{source}", when), LocalLambdaContext())
+        mined[source] = summary
+        if echo:
+            print(
+                f"      {source}: {summary['good']:,} rows written, {summary['quarantined']:,} quarantined "
+                f"({time.perf_counter() - started:.1f} s)",
+                flush=True,
+            )
+    return mined
+
+
+def _train_and_register(
+    settings: CredoSettings,
+    train_table: pd.DataFrame,
+    holdout_table: pd.DataFrame,
+    world: dict[str, Any],
+    holdout: date,
+    workdir: Path,
+) -> tuple[dict[str, ModelSummary], Policy]:
+    from credo.training import train_target, write_model_artifacts  # sklearn: training only
+
+    registry = ModelRegistry.for_bucket(settings.model_bucket)
+    summaries, thresholds = {}, {}
+    for target, label in LABELS.items():
+        rows = train_table[train_table[POPULATIONS[target]].fillna(False).astype(bool)]
+        model = train_target(rows, target, label, seed=7)
+        ref = registry.register(model, promote=True)
+        write_model_artifacts(model, workdir / "models" / target)
+        scorer = ScoringModel(registry.load_champion(target).onnx_bytes, expected_target=target)
+        test = holdout_table[holdout_table[POPULATIONS[target]].fillna(False).astype(bool)]
+        p_test = scorer.predict_bad_probability(_matrix(test))
+        train_scores = scores_from_bad_probabilities(scorer.predict_bad_probability(_matrix(rows)))
+        thresholds[target] = int(np.quantile(train_scores, 1 - DEMO_APPROVAL_SHARE))
+        oracle = world["realism"][REALISM_KEYS[target]][holdout.isoformat()]["oracle_auc"]
+        summaries[target] = ModelSummary(
+            target=target,
+            version=ref.model_version,
+            model_key=f"s3://{settings.model_bucket}/{ref.model_key}",
+            training_rows=len(rows),
+            holdout_snapshot=holdout.isoformat(),
+            holdout_rows=len(test),
+            holdout_auc=roc_auc(p_test, test[label].to_numpy(dtype=bool)),
+            oracle_auc=float(oracle),
+        )
+    policy = Policy(
+        version="demo-1",
+        credit_threshold=thresholds[c.TARGET_CREDIT],
+        buying_threshold=thresholds[c.TARGET_BUYING],
+    )
+    ParameterStore.create().put(settings.policy_parameter, policy.model_dump_json())
+    return summaries, policy
+
+
+def _matrix(table: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
+    return table[list(FEATURE_NAMES)].astype("float64").to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def _example_customers(source_db: Path) -> list[tuple[str, str]]:
+    """A handful of customers the checkout might send, picked so the decisions differ."""
+    picks = {
+        "frequent COD refuser": "SELECT customer_id FROM orders "
+        "WHERE status = 'rto' AND payment_method = 'cod' "
+        "GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT 1",
+        "postpaid, auto-billing": "SELECT customer_id FROM registrations WHERE is_postpaid = 1 "
+        "AND is_auto_billing = 1 ORDER BY customer_id LIMIT 1",
+        "postpaid, paid late": "SELECT customer_id FROM payments WHERE days_past_due > 30 "
+        "GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT 1",
+        "loyal shopper": "SELECT customer_id FROM orders WHERE status = 'delivered' "
+        "GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT 1",
+        "recent sign-up": "SELECT customer_id FROM registrations "
+        "ORDER BY registered_at DESC, customer_id LIMIT 1",
+    }
+    with sqlite3.connect(source_db) as conn:
+        chosen = [(label, conn.execute(sql).fetchone()) for label, sql in picks.items()]
+    return [(label, row[0]) for label, row in chosen if row] + [("not a customer", UNKNOWN_CUSTOMER)]
+
+
+def _score_examples(source_db: Path) -> list[dict[str, Any]]:
+    handler = load_handler("score")
+    context = LocalLambdaContext(function_name="credo-score")
+    key = load_hmac_key(SecretStore.create(), CredoSettings().hmac_secret_name)
+    decisions = []
+    for label, customer_id in _example_customers(source_db):
+        body = {"customer_id": customer_id, "cart": {"amount": 18_999.0, "currency": "INR"}}
+        response = handler.handler(rest_event("POST", "/v1/eligibility", body), context)
+        answer = json.loads(response["body"])
+        decisions.append(
+            {
+                "who": label,
+                "customer_id": customer_id,
+                "token": tokenize(customer_id, key),
+                "status": response["statusCode"],
+                **answer,
+            }
+        )
+    return decisions
+
+
+def _print_summary(result: DemoResult, settings: CredoSettings) -> None:
+    print("\nDecisions for a cart of ₹18,999 (the real handler, API Gateway events in, JSON out):\n")
+    print(f"  {'customer':<14} {'who':<24} {'credit':>6} {'EMI':>4} {'buying':>6} {'COD':>4}  notes")
+    for d in result.decisions:
+        credit, buying = d.get("credit") or {}, d.get("buying") or {}
+        notes = ", ".join(
+            n for n, on in (("new customer", d.get("new_customer")), ("degraded", d.get("degraded"))) if on
+        )
+        print(
+            f"  {d['customer_id']:<14} {d['who']:<24} {credit.get('score') or '-':>6} "
+            f"{'yes' if credit.get('emi_eligible') else 'no':>4} {buying.get('score') or '-':>6} "
+            f"{'yes' if buying.get('cod_eligible') else 'no':>4}  {notes}"
+        )
+    w = result.workdir
+    print("\nWhere everything is:")
+    print(f"  world (sources)      {w / 'world'}  (world.json: counts and realism figures)")
+    print(
+        f"  lake                 s3://{settings.lake_bucket}/raw/<source>/dt=…/"
+        " (moto; gone when the demo ends)"
+    )
+    print(f"  warehouse            {w / 'warehouse.duckdb'}")
+    for m in result.models.values():
+        print(f"  {m.target + ' model':<20} {m.model_key}  (copy in {w / 'models' / m.target})")
+    print(f"  online features      DynamoDB {settings.feature_table}: {result.materialised:,} items")
+    print(f"  policy               SSM {settings.policy_parameter}: {result.policy.model_dump_json()}")
+    print(f"  this run             {w / 'demo.json'}")
+
+
+def _jsonable(result: DemoResult) -> dict[str, Any]:
+    return {
+        "workdir": str(result.workdir),
+        "world": {k: result.world[k] for k in ("config", "counts", "snapshots")},
+        "mined": result.mined,
+        "warehouse_rows": result.warehouse_rows,
+        "models": {t: m.__dict__ for t, m in result.models.items()},
+        "policy": result.policy.model_dump(),
+        "materialised": result.materialised,
+        "decisions": result.decisions,
+    }

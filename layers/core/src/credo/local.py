@@ -1,0 +1,171 @@
+"""Local stand-ins: a moto server for AWS, the resources Credo expects, and Lambda event shapes.
+
+Used by `credo demo` (and later `credo serve`): the same handlers and adapters run against it
+that run against AWS, only the endpoint differs.
+"""
+
+import importlib.util
+import json
+import logging
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from credo import constants as c
+from credo.adapters.dynamodb import ensure_table
+from credo.adapters.s3 import S3Store
+from credo.adapters.secrets import SecretStore
+from credo.online_store import TOKEN_ATTRIBUTE
+from credo.settings import CredoSettings
+
+LOCAL_REGION = "ap-south-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_aws(settings_env: dict[str, str]) -> Iterator[str]:
+    """Run a moto server on loopback and point boto3 (and CredoSettings) at it; restore on exit."""
+    from moto.server import ThreadedMotoServer  # a development dependency: local runs only
+
+    # The server's access log would bury the demo's own output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        "POWERTOOLS_METRICS_NAMESPACE": "CredoLocal",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **settings_env,
+    }
+    saved = {name: os.environ.get(name) for name in (*env, "AWS_PROFILE", "AWS_REGION")}
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_REGION", None)
+    os.environ.update(env)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def local_settings_env(*, source_db: Path) -> dict[str, str]:
+    """Environment for CredoSettings on a laptop: demo resource names and the SQLite source."""
+    return {
+        c.ENV_LAKE_BUCKET: "credo-demo-lake",
+        c.ENV_MODEL_BUCKET: "credo-demo-models",
+        c.ENV_FEATURE_TABLE: "credo-demo-features",
+        c.ENV_WATERMARK_TABLE: "credo-demo-watermarks",
+        c.ENV_HMAC_SECRET_NAME: "credo/demo/hmac-key",
+        c.ENV_POLICY_PARAMETER: "/credo/demo/policy",
+        c.ENV_SOURCE_DB_URL: f"sqlite:///{source_db.resolve()}",
+        c.ENV_ENVIRONMENT: "local",
+    }
+
+
+def bootstrap(settings: CredoSettings) -> None:
+    """Create what the CDK stacks create in AWS: buckets, tables, the HMAC key secret."""
+    s3 = S3Store.create()
+    s3.ensure_bucket(settings.lake_bucket)
+    s3.ensure_bucket(settings.model_bucket)
+    ensure_table(settings.watermark_table)
+    ensure_table(settings.feature_table, hash_key=TOKEN_ATTRIBUTE)
+    SecretStore.create().ensure_random_hex(settings.hmac_secret_name)
+
+
+def repo_root() -> Path:
+    """The repository checkout (functions/ lives beside layers/); local runs need one."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "functions").is_dir() and (parent / "layers").is_dir():
+            return parent
+    raise RuntimeError("functions/ not found: run this from a Credo checkout (make demo)")
+
+
+def load_handler(function: str) -> ModuleType:
+    """Import functions/<function>/handler.py as a fresh module (a new execution environment)."""
+    path = repo_root() / "functions" / function / "handler.py"
+    name = f"credo_function_{function}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class LocalLambdaContext:
+    """What Lambda passes as `context`, enough for Powertools and the miners' time checks."""
+
+    function_name: str = "credo-local"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = f"arn:aws:lambda:{LOCAL_REGION}:000000000000:function:credo-local"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    timeout_millis: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_millis
+
+
+def scheduled_event(rule: str, when: datetime) -> dict[str, Any]:
+    """The event an EventBridge schedule sends to a Lambda."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": LOCAL_REGION,
+        "resources": [f"arn:aws:events:{LOCAL_REGION}:000000000000:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def rest_event(method: str, path: str, body: Any = None, *, raw_body: str | None = None) -> dict[str, Any]:
+    """An API Gateway REST (proxy integration) event, as the checkout's request arrives at the Lambda."""
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/local{path}",
+            "stage": "local",
+            "requestId": str(uuid.uuid4()),
+            "accountId": "000000000000",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
