@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credo.models.sources import OrderRecord, PaymentRecord, RegistrationRecord
+from credo.models.sources import (
+    AdEventRecord,
+    BureauRecord,
+    OrderRecord,
+    PaymentRecord,
+    RegistrationRecord,
+    RegistryRecord,
+)
 from credo.synthetic import WorldConfig, generate_world, roc_auc
 
 REALISM_CUSTOMERS = 20_000
@@ -141,3 +148,25 @@ def test_given_the_bureau_fixture_then_it_knows_a_score_for_some_customers_only(
     assert 0.3 < len(bureau) / summary["counts"]["customers"] < 0.8
     assert bureau["bureau_score"].between(300, 900).all()
     assert not bureau["bureau_id"].str.contains("CUST").any()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as the miners will see them: empty CSV cells are nulls."""
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def test_given_the_drops_and_bureau_fixture_then_they_satisfy_their_data_contracts(world: Any) -> None:
+    out, _ = world
+    ads = pd.concat(pd.read_csv(p, dtype=str) for p in sorted((out / "drops" / "ads").glob("*.csv")))
+    registries = pd.concat(
+        [
+            pd.read_parquet(out / "drops" / "reference" / "business_registry.parquet"),
+            pd.read_csv(out / "drops" / "reference" / "professional_registry.csv", dtype=str),
+        ]
+    )
+    bureau = pd.read_parquet(out / "bureau" / "bureau_fixture.parquet")
+    for frame, model in ((ads, AdEventRecord), (registries, RegistryRecord), (bureau, BureauRecord)):
+        sample = frame.iloc[:: max(len(frame) // 2000, 1)]
+        for record in _records(sample):
+            model.model_validate(record)
+    assert ads["purchased_order_id"].notna().any() and ads["clicked_at"].notna().mean() < 0.5

@@ -1,0 +1,57 @@
+"""The scheduled-mining Lambda handler, one per source: functions/mine_<source>/handler.py builds it here.
+
+Thin: parse the EventBridge event, call credo.mining.mine once, report counts as metrics.
+"""
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Final
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from credo.mining import MiningDependencies, mine
+from credo.observability import logger, metrics, tracer
+from credo.settings import CredoSettings
+
+# Stop starting new batches when less time than this is left; the next run resumes.
+RESERVE_MILLIS: Final = 120_000
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+@cache
+def dependencies() -> MiningDependencies:
+    """Built once per execution environment (clients, source connection, HMAC key)."""
+    return MiningDependencies.from_settings(CredoSettings())
+
+
+def mining_handler(source: str) -> Handler:
+    """The Lambda handler that mines `source` on each scheduled event."""
+
+    @logger.inject_lambda_context(log_event=False)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        scheduled = parse(event=event, model=EventBridgeModel)
+        deps = dependencies()
+        result = mine(
+            source,
+            db=deps.db,
+            s3=deps.s3,
+            watermarks=deps.watermarks,
+            key=deps.key,
+            now=scheduled.time,
+            lake_bucket=deps.lake_bucket,
+            should_stop=lambda: context.get_remaining_time_in_millis() < RESERVE_MILLIS,
+        )
+        metrics.add_dimension(name="source", value=source)
+        metrics.add_metric(name="RowsMined", unit=MetricUnit.Count, value=result.good)
+        metrics.add_metric(name="RowsQuarantined", unit=MetricUnit.Count, value=result.quarantined)
+        summary = result.as_dict()
+        logger.info("mined", extra=summary)
+        return summary
+
+    return handler
