@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from credo.synthetic import commerce as com
 from credo.synthetic.calendar import WorldCalendar
-from credo.synthetic.credit import LABEL_MONTHS, build_ledger, credit_truth, draw_distress
+from credo.synthetic.credit import LABEL_MONTHS, Distress, Ledger, build_ledger, credit_truth, draw_distress
 from credo.synthetic.marketing import AdEvents, draw_ads
 from credo.synthetic.people import CITY_NAMES, TRAITS, Identity, People, draw_identity, draw_people
 from credo.synthetic.registries import BUREAU_COLUMNS, bureau_rows, registry_rows
@@ -100,8 +100,8 @@ def generate_world(config: WorldConfig, out: Path, *, progress: bool = True) -> 
 
 
 def _ledger(
-    rng: np.random.Generator, people: People, distress: Any, orders: com.Orders, cal: WorldCalendar
-) -> Any:
+    rng: np.random.Generator, people: People, distress: Distress, orders: com.Orders, cal: WorldCalendar
+) -> Ledger:
     delivered = orders.outcome == com.DELIVERED
     postpaid = (orders.method == com.POSTPAID) & delivered
     spend = np.zeros((people.size, cal.months))
@@ -126,9 +126,9 @@ def _record_truth(
     realism: _Realism,
     config: WorldConfig,
     people: People,
-    distress: Any,
+    distress: Distress,
     orders: com.Orders,
-    ledger: Any,
+    ledger: Ledger,
 ) -> None:
     """Evaluation-only truth: the true probability of each bad outcome per snapshot."""
     cal = config.calendar()
@@ -239,7 +239,7 @@ class _Sinks:
         people: People,
         who: Identity,
         orders: com.Orders,
-        ledger: Any,
+        ledger: Ledger,
         ads: AdEvents,
     ) -> None:
         cal, ids = self.cal, people.customer_id
