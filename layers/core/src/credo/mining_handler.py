@@ -22,14 +22,16 @@ RESERVE_MILLIS: Final = 120_000
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-@cache
-def dependencies() -> MiningDependencies:
-    """Built once per execution environment (clients, source connection, HMAC key)."""
-    return MiningDependencies.from_settings(CredoSettings())
-
-
 def mining_handler(source: str) -> Handler:
-    """The Lambda handler that mines `source` on each scheduled event."""
+    """The Lambda handler that mines `source` on each scheduled event.
+
+    Each handler built here is one execution environment: its dependencies (clients, source
+    connection, HMAC key) are built on its first event and kept for the next ones.
+    """
+
+    @cache
+    def dependencies() -> MiningDependencies:
+        return MiningDependencies.from_settings(CredoSettings())
 
     @logger.inject_lambda_context(log_event=False)
     @tracer.capture_lambda_handler
