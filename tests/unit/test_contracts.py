@@ -127,9 +127,7 @@ def test_given_a_good_record_when_validated_then_it_passes(model: type[BaseModel
     model.model_validate(GOOD[model])
 
 
-@pytest.mark.parametrize(
-    ("model", "change", "field"), BAD, ids=[f"{m.__name__}-{f}" for m, _, f in BAD]
-)
+@pytest.mark.parametrize(("model", "change", "field"), BAD, ids=[f"{m.__name__}-{f}" for m, _, f in BAD])
 def test_given_a_bad_record_when_validated_then_it_is_rejected_naming_the_problem(
     model: type[BaseModel], change: dict[str, Any], field: str
 ) -> None:
