@@ -6,36 +6,22 @@ depend on the synthetic world generator.
 
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
+from credo.local import LocalLambdaContext
 from credo.models.sources import OrderRecord, PaymentRecord, RegistrationRecord
 
 Row = dict[str, Any]
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "credo-test"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:ap-south-1:123456789012:function:credo-test"
-    memory_limit_in_mb: int = 1024
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-    log_group_name: str = "/aws/lambda/credo-test"
-    log_stream_name: str = "2024/06/01/[$LATEST]abcdef"
-    remaining_millis: int = 600_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
-
-
 @pytest.fixture
-def lambda_context() -> LambdaContext:
-    return LambdaContext()
+def lambda_context() -> LocalLambdaContext:
+    """What Lambda passes as `context` (the same class local runs use)."""
+    return LocalLambdaContext(function_name="credo-test", timeout_millis=600_000)
 
 
 SQLITE_TABLES: dict[str, tuple[str, type[BaseModel]]] = {

@@ -12,7 +12,6 @@ import secrets
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,6 +25,7 @@ from moto import mock_aws
 from credo import constants as c
 from credo.constants import TARGET_BUYING, TARGET_CREDIT
 from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
+from credo.local import LocalLambdaContext
 from credo.online_store import TOKEN_ATTRIBUTE, OnlineFeatureStore
 from credo.privacy import tokenize
 from credo.registry import ModelRegistry, RegistryError
@@ -45,19 +45,6 @@ HMAC_KEY_HEX = secrets.token_hex(32)
 GOOD_CUSTOMER = "C0000123"
 RISKY_CUSTOMER = "C0000456"
 UNKNOWN_CUSTOMER = "C9999999"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "credo-score"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:credo-score"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-
-@pytest.fixture
-def lambda_context() -> LambdaContext:
-    return LambdaContext()
 
 
 # ---- a world with two trained models ------------------------------------------------------------------
@@ -177,7 +164,7 @@ def eligibility_event(body: Any) -> dict[str, Any]:
     return event
 
 
-def ask(handler: ModuleType, context: LambdaContext, customer_id: str) -> tuple[int, dict[str, Any]]:
+def ask(handler: ModuleType, context: LocalLambdaContext, customer_id: str) -> tuple[int, dict[str, Any]]:
     body = {"customer_id": customer_id, "cart": {"amount": 24999.0, "currency": "INR"}}
     response = handler.handler(eligibility_event(body), context)
     return response["statusCode"], json.loads(response["body"])
@@ -187,7 +174,7 @@ def ask(handler: ModuleType, context: LambdaContext, customer_id: str) -> tuple[
 
 
 def test_given_registered_models_and_features_when_asked_then_scores_and_offers_follow_policy(
-    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
     good = {t: expected_score(trained[t], customer_row(risky=False)) for t in trained}
     risky = {t: expected_score(trained[t], customer_row(risky=True)) for t in trained}
@@ -222,7 +209,7 @@ def test_given_registered_models_and_features_when_asked_then_scores_and_offers_
 
 
 def test_given_a_customer_the_store_never_saw_when_asked_then_nothing_is_offered_and_not_degraded(
-    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
     create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)  # even the lowest bar
     create_feature_table()
@@ -249,7 +236,7 @@ def test_given_a_customer_the_store_never_saw_when_asked_then_nothing_is_offered
     ],
 )
 def test_given_an_invalid_body_when_asked_then_422_names_the_field(
-    aws_env: None, lambda_context: LambdaContext, body: dict[str, Any], field: str
+    aws_env: None, lambda_context: LocalLambdaContext, body: dict[str, Any], field: str
 ) -> None:
     handler = load_handler()  # nothing exists in AWS: validation must answer before any lookup
 
@@ -261,7 +248,7 @@ def test_given_an_invalid_body_when_asked_then_422_names_the_field(
 
 
 def test_given_a_missing_feature_table_when_asked_then_answer_is_conservative_degraded_and_200(
-    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
     create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
     registry = ModelRegistry.for_bucket(MODEL_BUCKET)
@@ -279,7 +266,7 @@ def test_given_a_missing_feature_table_when_asked_then_answer_is_conservative_de
 
 
 def test_given_no_buying_champion_when_asked_then_cod_is_withheld_emi_decided_and_degraded(
-    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LambdaContext
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
     create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
     create_feature_table()
@@ -298,7 +285,7 @@ def test_given_no_buying_champion_when_asked_then_cod_is_withheld_emi_decided_an
 def test_given_a_request_when_answered_then_logs_carry_no_customer_id_or_token(
     aws_env: None,
     trained: dict[str, TrainedModel],
-    lambda_context: LambdaContext,
+    lambda_context: LocalLambdaContext,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     create_bucket_secret_and_policy(credit_threshold=600, buying_threshold=600)

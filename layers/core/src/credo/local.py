@@ -120,9 +120,12 @@ class LocalLambdaContext:
     """What Lambda passes as `context`, enough for Powertools and the miners' time checks."""
 
     function_name: str = "credo-local"
+    function_version: str = "$LATEST"
     memory_limit_in_mb: int = 1024
     invoked_function_arn: str = f"arn:aws:lambda:{LOCAL_REGION}:000000000000:function:credo-local"
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    log_group_name: str = "/aws/lambda/credo-local"
+    log_stream_name: str = "local/[$LATEST]0"
     timeout_millis: int = 900_000
 
     def get_remaining_time_in_millis(self) -> int:
