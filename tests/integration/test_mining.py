@@ -1,12 +1,10 @@
 """The miners on moto with a hand-built SQLite source, the handlers, and loading into DuckDB."""
 
-import importlib.util
 import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any, cast
 
 import pyarrow.parquet as pq
@@ -15,6 +13,7 @@ import pytest
 from credo import constants as c
 from credo.adapters.dynamodb import ensure_table
 from credo.adapters.ssm import ParameterStore
+from credo.local import load_handler
 from credo.mining import MineResult, mine
 from credo.privacy import tokenize
 from credo.sources import open_source_database
@@ -282,14 +281,6 @@ def test_given_write_fails_then_watermark_does_not_move(aws: Aws, source: Operat
     db.close()
 
     assert aws.watermarks.get("orders") is None
-
-
-def load_handler(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"handler_{name}", ROOT / "functions" / name / "handler.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,8 @@ new Lambda execution environment would load it.
 
 import copy
 import dataclasses
-import importlib.util
 import json
 import secrets
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ from moto import mock_aws
 from credo import constants as c
 from credo.constants import TARGET_BUYING, TARGET_CREDIT
 from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
-from credo.local import LocalLambdaContext
+from credo.local import LocalLambdaContext, load_handler
 from credo.online_store import TOKEN_ATTRIBUTE, OnlineFeatureStore
 from credo.privacy import tokenize
 from credo.registry import ModelRegistry, RegistryError
@@ -33,7 +31,6 @@ from credo.scoring.scale import score_from_bad_probability
 from credo.training import TrainedModel, train_target
 
 REPO = Path(__file__).resolve().parents[2]
-HANDLER_PATH = REPO / "functions" / "score" / "handler.py"
 EVENT_PATH = REPO / "tests" / "events" / "apigw_eligibility.json"
 REGION = "ap-south-1"
 MODEL_BUCKET = "credo-models-test"
@@ -147,17 +144,6 @@ def materialise_customers() -> int:
     return OnlineFeatureStore.for_table(FEATURE_TABLE).materialise(pd.DataFrame(rows), as_of="2026-11-01")
 
 
-def load_handler() -> ModuleType:
-    """A fresh copy of the handler module: a new execution environment with its own cold start."""
-    name = f"credo_score_handler_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def eligibility_event(body: Any) -> dict[str, Any]:
     event = copy.deepcopy(json.loads(EVENT_PATH.read_text()))
     event["body"] = body if isinstance(body, str) else json.dumps(body)
@@ -191,7 +177,7 @@ def test_given_registered_models_and_features_when_asked_then_scores_and_offers_
     for model in trained.values():
         registry.register(model, promote=True)
     assert materialise_customers() == 2
-    handler = load_handler()
+    handler = load_handler("score")
 
     status_good, answer_good = ask(handler, lambda_context, GOOD_CUSTOMER)
     status_risky, answer_risky = ask(handler, lambda_context, RISKY_CUSTOMER)
@@ -216,7 +202,7 @@ def test_given_a_customer_the_store_never_saw_when_asked_then_nothing_is_offered
     registry = ModelRegistry.for_bucket(MODEL_BUCKET)
     for model in trained.values():
         registry.register(model, promote=True)
-    handler = load_handler()
+    handler = load_handler("score")
 
     status, answer = ask(handler, lambda_context, UNKNOWN_CUSTOMER)
 
@@ -238,7 +224,7 @@ def test_given_a_customer_the_store_never_saw_when_asked_then_nothing_is_offered
 def test_given_an_invalid_body_when_asked_then_422_names_the_field(
     aws_env: None, lambda_context: LocalLambdaContext, body: dict[str, Any], field: str
 ) -> None:
-    handler = load_handler()  # nothing exists in AWS: validation must answer before any lookup
+    handler = load_handler("score")  # nothing exists in AWS: validation must answer before any lookup
 
     response = handler.handler(eligibility_event(body), lambda_context)
 
@@ -254,7 +240,7 @@ def test_given_a_missing_feature_table_when_asked_then_answer_is_conservative_de
     registry = ModelRegistry.for_bucket(MODEL_BUCKET)
     for model in trained.values():
         registry.register(model, promote=True)
-    handler = load_handler()
+    handler = load_handler("score")
 
     status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
 
@@ -272,7 +258,7 @@ def test_given_no_buying_champion_when_asked_then_cod_is_withheld_emi_decided_an
     create_feature_table()
     ModelRegistry.for_bucket(MODEL_BUCKET).register(trained[TARGET_CREDIT], promote=True)
     materialise_customers()
-    handler = load_handler()
+    handler = load_handler("score")
 
     status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
 
@@ -294,7 +280,7 @@ def test_given_a_request_when_answered_then_logs_carry_no_customer_id_or_token(
     for model in trained.values():
         registry.register(model, promote=True)
     materialise_customers()
-    handler = load_handler()
+    handler = load_handler("score")
 
     status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
 
