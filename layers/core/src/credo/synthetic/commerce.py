@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from credo.synthetic.arrays import position_in_group
 from credo.synthetic.calendar import WorldCalendar
 from credo.synthetic.credit import LABEL_MONTHS, Distress
 from credo.synthetic.people import FloatArray, People
@@ -123,7 +124,7 @@ def draw_orders(rng: np.random.Generator, people: People, distress: Distress, ca
     resolved = np.where(resolved > cal.end_day, np.inf, resolved)
     return Orders(
         customer=customer,
-        sequence=_sequence(customer),
+        sequence=position_in_group(customer) + 1,
         placed_day=placed,
         month=month,
         category=category,
@@ -268,10 +269,3 @@ def _softmax(z: FloatArray) -> FloatArray:
 def _gumbel_argmax(rng: np.random.Generator, logits: FloatArray) -> NDArray[np.int64]:
     """One draw per row from softmax(logits), vectorised by the Gumbel-max trick."""
     return np.argmax(logits + rng.gumbel(size=logits.shape), axis=1).astype(np.int64)
-
-
-def _sequence(customer: NDArray[np.int64]) -> NDArray[np.int64]:
-    new = np.ones(len(customer), bool)
-    new[1:] = customer[1:] != customer[:-1]
-    start = np.maximum.accumulate(np.where(new, np.arange(len(customer)), 0))
-    return np.arange(len(customer)) - start + 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from credo.synthetic.arrays import positions_for_counts
 from credo.synthetic.calendar import WorldCalendar
 from credo.synthetic.people import FloatArray, People, sigmoid
 
@@ -94,14 +95,14 @@ def build_ledger(
     first = np.maximum(cal.month_index(np.minimum(people.postpaid_open_day, cal.end_day)) + 1, 0)
     n_statements = np.where(people.is_postpaid, np.maximum(months - first, 0), 0)
     pp_customer = np.repeat(np.arange(people.size), n_statements)
-    pp_month = np.repeat(first, n_statements) + _ranks(n_statements)
+    pp_month = np.repeat(first, n_statements) + positions_for_counts(n_statements)
     recurring = 400 * np.exp(0.4 * people.capacity[pp_customer] + 0.5 * rng.standard_normal(len(pp_customer)))
     previous_spend = np.where(pp_month > 0, postpaid_spend[pp_customer, np.maximum(pp_month - 1, 0)], 0.0)
     pp_amount = np.round(recurring + previous_spend, 2)
 
     n_instalments = np.clip(months - 1 - emi_month, 0, emi_tenure)
     emi_c = np.repeat(emi_customer, n_instalments)
-    emi_k = _ranks(n_instalments) + 1
+    emi_k = positions_for_counts(n_instalments) + 1
     emi_m = np.repeat(emi_month, n_instalments) + emi_k
     instalment = np.round(emi_amount * (1 + 0.011 * emi_tenure) / emi_tenure, 2)
     emi_due = np.repeat(instalment, n_instalments)
@@ -150,13 +151,6 @@ def _repayment_day(
     paid = np.where(late, due_day + late_days + rng.uniform(0.3, 0.9, n), on_time)
     in_distress = month >= distress.onset_month[customer]
     return np.where(in_distress, np.inf, paid)
-
-
-def _ranks(counts: NDArray[np.int64]) -> NDArray[np.int64]:
-    """0, 1, …, k−1 for each group of size k, concatenated."""
-    total = int(counts.sum())
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.arange(total, dtype=np.int64) - starts
 
 
 def _unpaid_before(

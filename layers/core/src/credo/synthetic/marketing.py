@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from credo.synthetic.arrays import position_in_group
 from credo.synthetic.calendar import WorldCalendar
 from credo.synthetic.commerce import Orders
 from credo.synthetic.people import FloatArray, People, sigmoid
@@ -49,10 +50,9 @@ def draw_ads(rng: np.random.Generator, people: People, orders: Orders, cal: Worl
     )
     clicked_day = np.where(clicked, sent + rng.exponential(0.25, n), np.inf)
     clicked_day = np.where(clicked_day < cal.end_day, clicked_day, np.inf)
-    sequence = np.arange(n) - np.searchsorted(customer, customer)
     return AdEvents(
         customer=customer,
-        sequence=sequence + 1,
+        sequence=position_in_group(customer) + 1,
         month=month,
         campaign=rng.integers(0, CAMPAIGNS_PER_MONTH, n),
         channel=rng.choice(CHANNELS, n),

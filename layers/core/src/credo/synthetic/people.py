@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from credo.reference import CITIES, EMAIL_DOMAIN_TYPES
+from credo.synthetic.arrays import padded, strcat
 from credo.synthetic.calendar import WorldCalendar
 
 FloatArray = NDArray[np.float64]
@@ -255,7 +256,7 @@ class People:
 
     @property
     def customer_id(self) -> NDArray[np.str_]:
-        return np.char.add("CUST", np.char.zfill(self.index.astype(str), 8))
+        return padded(self.index, 8, "CUST")
 
 
 def draw_people(rng: np.random.Generator, first_index: int, n: int, cal: WorldCalendar) -> People:
@@ -339,21 +340,21 @@ def draw_identity(rng: np.random.Generator, people: People, cal: WorldCalendar) 
     n = people.size
     first = rng.choice(FIRST_NAMES, n)
     last = rng.choice(LAST_NAMES, n)
-    middle = np.where(rng.random(n) < 0.15, np.char.add(rng.choice(list("ABCDEFGHJKLMNPRSTV"), n), ". "), "")
-    full_name = np.char.add(np.char.add(np.char.add(first, " "), middle), last)
-    handle = np.char.lower(np.char.add(np.char.add(first, "."), np.char.replace(last, "'", "")))
-    handle = np.char.add(handle, np.where(rng.random(n) < 0.6, rng.integers(1, 9999, n).astype(str), ""))
+    middle = np.where(rng.random(n) < 0.15, strcat(rng.choice(list("ABCDEFGHJKLMNPRSTV"), n), ". "), "")
+    full_name = strcat(first, " ", middle, last)
+    handle = np.char.lower(strcat(first, ".", np.char.replace(last, "'", "")))
+    handle = strcat(handle, np.where(rng.random(n) < 0.6, rng.integers(1, 9999, n).astype(str), ""))
     domain = rng.choice(WEBMAIL, n).astype("<U64")  # wide enough for every domain type
     for kind, domains in DOMAINS_BY_TYPE.items():
         mask = people.email_type == kind
         domain[mask] = rng.choice(domains, int(mask.sum()))
-    email = np.char.add(np.char.add(handle, "@"), domain)
-    phone = np.char.add(np.char.add("+91", rng.integers(6, 10, n).astype(str)), _digits(rng, n, 9))
+    email = strcat(handle, "@", domain)
+    phone = strcat("+91", rng.integers(6, 10, n).astype(str), _digits(rng, n, 9))
     house = rng.integers(1, 400, n).astype(str)
-    street = np.char.add(np.char.add(rng.choice(STREETS, n), " "), rng.choice(STREET_TYPES, n))
+    street = strcat(rng.choice(STREETS, n), " ", rng.choice(STREET_TYPES, n))
     locality = rng.choice(LOCALITIES, n)
-    street_address = np.char.add(np.char.add(np.char.add(np.char.add(house, ", "), street), ", "), locality)
-    pincode = np.char.add(CITY_PREFIX[people.city], _digits(rng, n, 3))
+    street_address = strcat(house, ", ", street, ", ", locality)
+    pincode = strcat(CITY_PREFIX[people.city], _digits(rng, n, 3))
     birth_day = -(people.age_at_start * 365.25 + rng.uniform(0, 365, n))
     return Identity(
         first=first,
@@ -371,4 +372,4 @@ def draw_identity(rng: np.random.Generator, people: People, cal: WorldCalendar) 
 
 
 def _digits(rng: np.random.Generator, n: int, width: int) -> NDArray[np.str_]:
-    return np.char.zfill(rng.integers(0, 10**width, n).astype(str), width)
+    return padded(rng.integers(0, 10**width, n), width)

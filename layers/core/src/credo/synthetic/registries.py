@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from credo.synthetic.arrays import padded
 from credo.synthetic.calendar import WorldCalendar
 from credo.synthetic.people import CITY_NAMES, Identity, People, sigmoid
 
@@ -153,7 +154,7 @@ def bureau_rows(rng: np.random.Generator, people: People, who: Identity) -> dict
     worst = np.select([disc < -1.6, disc < -0.9], [90, 30], 0) * (rng.random(n) < 0.7)
     return {
         # the bureau numbers people its own way: nothing in its id points at the platform's customer id
-        "bureau_id": np.char.add("BUR", np.char.zfill(rng.integers(0, 10**10, n).astype(str), 10)),
+        "bureau_id": padded(rng.integers(0, 10**10, n), 10, "BUR"),
         "full_name": who.full_name[hit],
         "phone": who.phone[hit],
         "date_of_birth": who.date_of_birth[hit],

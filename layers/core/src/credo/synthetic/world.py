@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from credo.synthetic import commerce as com
+from credo.synthetic.arrays import padded, strcat
 from credo.synthetic.calendar import WorldCalendar
 from credo.synthetic.credit import LABEL_MONTHS, Distress, Ledger, build_ledger, credit_truth, draw_distress
 from credo.synthetic.marketing import AdEvents, draw_ads
@@ -272,14 +273,11 @@ class _Sinks:
                 "postpaid_limit": people.postpaid_limit,
             },
         )
-        order_ids = np.char.add(
-            np.char.add(np.char.add("ORD", np.char.zfill(people.index[orders.customer].astype(str), 8)), "-"),
-            np.char.zfill(orders.sequence.astype(str), 5),
-        )
+        order_ids = strcat(padded(people.index[orders.customer], 8, "ORD"), "-", padded(orders.sequence, 5))
         resolved = np.isfinite(orders.resolved_day)
-        other_pincode = np.char.add(
-            who.pincode[orders.customer].astype("<U3"),  # same 3-digit prefix
-            np.char.zfill(rng.integers(0, 1000, orders.size).astype(str), 3),
+        # same 3-digit prefix, another delivery area
+        other_pincode = strcat(
+            who.pincode[orders.customer].astype("<U3"), padded(rng.integers(0, 1000, orders.size), 3)
         )
         self.db.insert(
             "orders",
@@ -304,11 +302,8 @@ class _Sinks:
         emi_order_ids = order_ids[np.maximum(ledger.order, 0)]
         bill_ids = np.where(
             ledger.is_emi,
-            np.char.add(
-                np.char.add(np.char.add("EMI-", emi_order_ids), "-"),
-                np.char.zfill(ledger.instalment_number.astype(str), 2),
-            ),
-            np.char.add(np.char.add(np.char.add("PP-", ids[ledger.customer]), "-"), month_tag),
+            strcat("EMI-", emi_order_ids, "-", padded(ledger.instalment_number, 2)),
+            strcat("PP-", ids[ledger.customer], "-", month_tag),
         )
         dpd = np.floor(np.where(paid, ledger.paid_day, cal.end_day) - ledger.due_day).clip(0)
         self.db.insert(
@@ -346,10 +341,7 @@ class _Sinks:
         clicked = np.isfinite(ads.clicked_day)
         bought = ads.purchased_order >= 0
         month_tag = np.array([f"{cal.month_date(m):%Y-%m}" for m in range(cal.months)])
-        event_ids = np.char.add(
-            np.char.add(np.char.add("AD", np.char.zfill(people.index[ads.customer].astype(str), 8)), "-"),
-            np.char.zfill(ads.sequence.astype(str), 5),
-        )
+        event_ids = strcat(padded(people.index[ads.customer], 8, "AD"), "-", padded(ads.sequence, 5))
         for m in range(cal.months):
             rows = ads.month == m
             if not rows.any():
@@ -358,7 +350,7 @@ class _Sinks:
                 {
                     "event_id": event_ids[rows],
                     "customer_id": people.customer_id[ads.customer[rows]],
-                    "campaign_id": np.char.add(f"CMP-{month_tag[m]}-", ads.campaign[rows].astype(str)),
+                    "campaign_id": strcat(f"CMP-{month_tag[m]}-", ads.campaign[rows].astype(str)),
                     "channel": ads.channel[rows],
                     "sent_at": cal.to_iso(ads.sent_day[rows]),
                     "clicked_at": _nullable(
