@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,8 +21,9 @@ class WorldCalendar:
     start: date
     months: int
 
-    @property
+    @cached_property
     def month_start(self) -> NDArray[np.float64]:
+        # Read in every per-snapshot and per-chunk step: computed once per calendar.
         return np.array(
             [(add_months(self.start, m) - self.start).days for m in range(self.months + 1)], dtype=np.float64
         )

@@ -70,7 +70,7 @@ def generate_world(config: WorldConfig, out: Path, *, progress: bool = True) -> 
         ledger = _ledger(rng, people, distress, orders, cal)
         ads = draw_ads(rng, people, orders, cal)
         sinks.write_chunk(rng, people, who, orders, ledger, ads)
-        _record_truth(sinks, realism, config, people, distress, orders, ledger)
+        _record_truth(sinks, realism, config, cal, people, distress, orders, ledger)
         realism.cod_orders += int((orders.method == com.COD).sum())
         realism.cod_failed += int(
             ((orders.method == com.COD) & np.isin(orders.outcome, (com.CANCELLED_AFTER, com.RTO))).sum()
@@ -126,13 +126,13 @@ def _record_truth(
     sinks: "_Sinks",
     realism: _Realism,
     config: WorldConfig,
+    cal: WorldCalendar,
     people: People,
     distress: Distress,
     orders: com.Orders,
     ledger: Ledger,
 ) -> None:
     """Evaluation-only truth: the true probability of each bad outcome per snapshot."""
-    cal = config.calendar()
     ids = people.customer_id
     expectations = com.cod_expectations(people)
     for t in config.snapshot_months():
