@@ -192,33 +192,26 @@ def build_layer(spec: LayerSpec, *, build_dir: Path = BUILD_DIR, force: bool = F
         current = stamped_digest(spec, build_dir=build_dir) == digest
     except LayerNotBuiltError:
         current = False
-    if current and not force:
-        return LayerBuild(
-            name=spec.name,
-            directory=directory,
-            digest=digest,
-            size_bytes=directory_size(directory),
-            rebuilt=False,
-        )
-
-    # Build beside the old layer and swap at the end: an interrupted build leaves no half layer behind
-    # a valid stamp.
-    stamp.unlink(missing_ok=True)
-    partial = build_dir / f"{spec.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    site = partial / "python"
-    site.mkdir(parents=True)
-    _pip_install(spec, site)
-    _trim(site, spec.trim)
-    shutil.rmtree(directory, ignore_errors=True)
-    partial.rename(directory)
-    stamp.write_text(digest + "\n")
+    rebuild = force or not current
+    if rebuild:
+        # Build beside the old layer and swap at the end: an interrupted build leaves no half layer
+        # behind a valid stamp.
+        stamp.unlink(missing_ok=True)
+        partial = build_dir / f"{spec.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        site = partial / "python"
+        site.mkdir(parents=True)
+        _pip_install(spec, site)
+        _trim(site, spec.trim)
+        shutil.rmtree(directory, ignore_errors=True)
+        partial.rename(directory)
+        stamp.write_text(digest + "\n")
     return LayerBuild(
         name=spec.name,
         directory=directory,
         digest=digest,
         size_bytes=directory_size(directory),
-        rebuilt=True,
+        rebuilt=rebuild,
     )
 
 
