@@ -14,11 +14,22 @@ ENV_HMAC_SECRET_NAME: Final = "CREDO_HMAC_SECRET_NAME"
 ENV_POLICY_PARAMETER: Final = "CREDO_POLICY_PARAMETER"
 ENV_SOURCE_DB_URL: Final = "CREDO_SOURCE_DB_URL"
 ENV_ENVIRONMENT: Final = "CREDO_ENVIRONMENT"
+ENV_DROPS_BUCKET: Final = "CREDO_DROPS_BUCKET"  # where the ad/sales and reference teams drop files
+ENV_LINKAGE_SECRET_NAME: Final = "CREDO_LINKAGE_SECRET_NAME"  # key of the record-linkage encodings
+ENV_BUREAU_SECRET_NAME: Final = "CREDO_BUREAU_SECRET_NAME"  # {"base_url", "api_key", "lookup_key"}
+ENV_WAREHOUSE_PATH: Final = "CREDO_WAREHOUSE_PATH"  # DuckDB file (local); empty in AWS
+ENV_REDSHIFT_WORKGROUP: Final = "CREDO_REDSHIFT_WORKGROUP"
+ENV_REDSHIFT_DATABASE: Final = "CREDO_REDSHIFT_DATABASE"
+ENV_REDSHIFT_ROLE_ARN: Final = "CREDO_REDSHIFT_ROLE_ARN"  # the role Redshift assumes for COPY/UNLOAD
 
 # Lake layout.
 RAW_PREFIX: Final = "raw"
 QUARANTINE_PREFIX: Final = "quarantine"
 FEATURES_PREFIX: Final = "features"
+MANIFEST_PREFIX: Final = "manifests"
+# Drop prefixes in the drops bucket, one per file-shaped source.
+ADS_DROP_PREFIX: Final = "ads/"
+REFERENCE_DROP_PREFIX: Final = "reference/"
 
 # Targets: each has its own model. credit gates EMI, buying gates COD.
 TARGET_CREDIT: Final = "credit"

@@ -38,6 +38,17 @@ def load_hmac_key(secrets: SecretReader, secret_name: str) -> bytes:
     return hmac_key_from_secret(secrets.get_string(secret_name))
 
 
+def bureau_lookup_key(phone: str, date_of_birth: date | str, key: bytes) -> str:
+    """The key Credo and the bureau both derive for one person: HMAC of phone digits + birth date.
+
+    The bureau holds the same shared key and indexes its own file by it, so a lookup sends this
+    token only: no phone, name or birth date leaves the edge.
+    """
+    digits = "".join(ch for ch in phone if ch.isdigit())[-10:]
+    born = date_of_birth.isoformat() if isinstance(date_of_birth, date) else str(date_of_birth).strip()
+    return tokenize(f"{digits}|{born}", key)
+
+
 def age_in_years(date_of_birth: date, at: date | datetime) -> int:
     """Whole years between birth and `at` (a birthday on `at` counts)."""
     day = at.date() if isinstance(at, datetime) else at

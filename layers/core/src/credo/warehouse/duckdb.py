@@ -50,8 +50,9 @@ class DuckDBWarehouse:
         row = self._connection.execute(f"SELECT COUNT(*) FROM {_identifier(table)}").fetchone()
         return int(row[0]) if row else 0
 
-    def merge(self, table: str, staging: str, key: str) -> None:
-        self.execute(merge_script(_identifier(table), _identifier(staging), _identifier(key)))
+    def merge(self, table: str, staging: str, key: str | Sequence[str]) -> None:
+        keys = [key] if isinstance(key, str) else list(key)
+        self.execute(merge_script(_identifier(table), _identifier(staging), [_identifier(k) for k in keys]))
 
     def close(self) -> None:
         self._connection.close()

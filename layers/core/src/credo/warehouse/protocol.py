@@ -22,6 +22,9 @@ class Warehouse(Protocol):
         """
         ...
 
-    def merge(self, table: str, staging: str, key: str) -> None:
-        """Upsert the newest staged row per `key` into `table` and drop the staging table."""
+    def merge(self, table: str, staging: str, key: str | Sequence[str]) -> None:
+        """Upsert the newest staged row per natural key (one column or several) into `table`.
+
+        Drops the staging table afterwards.
+        """
         ...

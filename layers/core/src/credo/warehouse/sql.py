@@ -4,6 +4,7 @@ sqlglot translates; FIELD-NOTES lists what it gets wrong, so the SQL here avoids
 division and LISTAGG(DISTINCT …), and every MERGE names its insert columns.
 """
 
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Final
@@ -46,26 +47,31 @@ def table_columns(table: str) -> tuple[str, ...]:
     raise KeyError(f"no table {table!r} in {SCHEMA_SQL}")
 
 
-def merge_script(table: str, staging: str, key: str) -> str:
+def merge_script(table: str, staging: str, key: str | Sequence[str]) -> str:
     """Redshift SQL that upserts the newest staged version of each key into `table`.
 
-    Redshift's MERGE takes only a table as its source (no subquery) and has no
-    `WHEN MATCHED AND …`, so the newest row per key goes to a table first, and staged rows
-    older than what the warehouse already holds are removed before merging.
+    `key` is the table's natural key: one column or several. Redshift's MERGE takes only a table
+    as its source (no subquery) and has no `WHEN MATCHED AND …`, so the newest row per key goes
+    to a table first, and staged rows older than what the warehouse already holds are removed
+    before merging.
     """
+    keys = (key,) if isinstance(key, str) else tuple(key)
     columns = table_columns(table)
     latest = f"{staging}_latest"
     column_list = ", ".join(columns)
-    updates = ", ".join(f"{name} = s.{name}" for name in columns if name != key)
+    key_list = ", ".join(keys)
+    same_key = " AND ".join(f"{latest}.{k} = {table}.{k}" for k in keys)
+    on = " AND ".join(f"{table}.{k} = s.{k}" for k in keys)
+    updates = ", ".join(f"{name} = s.{name}" for name in columns if name not in keys)
     values = ", ".join(f"s.{name}" for name in columns)
     return f"""
 DROP TABLE IF EXISTS {latest};
 CREATE TABLE {latest} AS
 SELECT {column_list} FROM {staging}
-QUALIFY ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {CURSOR_COLUMN} DESC) = 1;
+QUALIFY ROW_NUMBER() OVER (PARTITION BY {key_list} ORDER BY {CURSOR_COLUMN} DESC) = 1;
 DELETE FROM {latest} USING {table}
-WHERE {latest}.{key} = {table}.{key} AND {latest}.{CURSOR_COLUMN} < {table}.{CURSOR_COLUMN};
-MERGE INTO {table} USING {latest} AS s ON {table}.{key} = s.{key}
+WHERE {same_key} AND {latest}.{CURSOR_COLUMN} < {table}.{CURSOR_COLUMN};
+MERGE INTO {table} USING {latest} AS s ON {on}
 WHEN MATCHED THEN UPDATE SET {updates}
 WHEN NOT MATCHED THEN INSERT ({column_list}) VALUES ({values});
 DROP TABLE IF EXISTS {latest};
