@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup demo test lint bench synth build deploy world clean
+.PHONY: help setup demo test lint bench docs synth build deploy world clean
 
 help: ## show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -45,6 +45,11 @@ lint: $(STAMP) ## ruff, ruff format --check, mypy
 
 bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_world.py
+	$(BIN)/python bench/bench_linkage.py
+	$(BIN)/python bench/bench_mining.py
+
+docs: $(STAMP) ## regenerate docs/features.md from credo/features.py (a test fails when it drifts)
+	$(BIN)/python -m credo.features > docs/features.md
 
 world: $(STAMP) ## write a synthetic world to .demo/world (CUSTOMERS=20000 SEED=7)
 	$(BIN)/credo world --customers $${CUSTOMERS:-20000} --seed $${SEED:-7} --out .demo/world

@@ -9,6 +9,7 @@ from credo.demo import UNKNOWN_CUSTOMER, DemoResult, run_demo
 from credo.warehouse import build_features
 from credo.warehouse.duckdb import DuckDBWarehouse
 
+TABLE_SOURCES = ("registrations", "orders", "payments")
 PII_COLUMNS = {"customer_id", "full_name", "email", "phone", "street_address", "date_of_birth", "pincode"}
 
 
@@ -21,11 +22,22 @@ def test_given_a_small_world_when_the_demo_runs_then_every_source_row_reaches_th
     demo: DemoResult,
 ) -> None:
     with sqlite3.connect(demo.workdir / "world" / "operational.sqlite") as conn:
-        source_rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in demo.mined}
+        source_rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLE_SOURCES}
+    ad_events = demo.world["counts"]["ad_events"]
+    customers = source_rows["registrations"]
+    expected = {**source_rows, "marketing": ad_events, "reference": 2 * customers, "bureau": customers}
     for source, summary in demo.mined.items():
-        assert summary["good"] == source_rows[source], source
+        assert summary["good"] == expected[source], source
         assert summary["quarantined"] == 0
-    assert demo.warehouse_rows == source_rows
+        assert summary["runs"] == demo.world["config"]["months"]  # one run per month, as scheduled
+    assert demo.warehouse_rows == {
+        "registrations": customers,  # one version each: the source keeps only the current row
+        "orders": source_rows["orders"],
+        "payments": source_rows["payments"],
+        "ad_events": ad_events,
+        "reference_matches": 2 * customers,
+        "bureau_reports": customers,
+    }
 
 
 def test_given_the_warehouse_then_no_pii_and_no_raw_customer_id_reached_it(demo: DemoResult) -> None:
@@ -35,7 +47,7 @@ def test_given_the_warehouse_then_no_pii_and_no_raw_customer_id_reached_it(demo:
         ).fetchone()
     warehouse = DuckDBWarehouse(demo.workdir / "warehouse.duckdb")
     try:
-        for table in ("registrations", "orders", "payments"):
+        for table in demo.warehouse_rows:
             columns = set(warehouse.query(f"SELECT * FROM {table} LIMIT 1").column_names)
             assert not columns & PII_COLUMNS, (table, columns & PII_COLUMNS)
             assert "token" in columns

@@ -15,7 +15,7 @@ from credo.adapters.dynamodb import ensure_table
 from credo.adapters.ssm import ParameterStore
 from credo.local import load_handler
 from credo.mining import MineResult, mine
-from credo.privacy import tokenize
+from credo.privacy import tokenize, tokenize_key
 from credo.sources import open_source_database
 from credo.warehouse import count_rows, load_lake
 from credo.warehouse.duckdb import DuckDBWarehouse
@@ -130,6 +130,10 @@ def run(aws: Aws, source: OperationalDb, name: str, **kwargs: Any) -> MineResult
         db.close()
 
 
+def order_tokens(aws: Aws, *order_ids: str) -> list[str]:
+    return [tokenize_key("order_id", order_id, aws.key) for order_id in order_ids]
+
+
 def read_parquet(aws: Aws, key: str) -> list[dict[str, Any]]:
     return pq.read_table(io.BytesIO(aws.s3.get_bytes(aws.lake_bucket, key))).to_pylist()
 
@@ -165,11 +169,13 @@ def test_given_a_bad_record_when_mined_then_it_is_quarantined_and_good_rows_are_
     (batch,) = result.batches
     assert batch.part_key is not None and batch.quarantine_key is not None
     assert batch.part_key.startswith(f"{c.RAW_PREFIX}/orders/dt=2024-05-30/part-")
-    assert [row["order_id"] for row in read_parquet(aws, batch.part_key)] == ["O1", "O2", "O4"]
+    assert [row["order_id"] for row in read_parquet(aws, batch.part_key)] == order_tokens(
+        aws, "O1", "O2", "O4"
+    )
     (bad,) = [
         json.loads(line) for line in aws.s3.get_bytes(aws.lake_bucket, batch.quarantine_key).splitlines()
     ]
-    assert bad["record_key"] == "O3"
+    assert bad["record_key"] == tokenize_key("order_id", "O3", aws.key)
     assert bad["token"] == tokenize("C000001", aws.key)
     assert bad["reasons"] and bad["reasons"][0].startswith("status:")
     assert "lost" not in json.dumps(bad)
@@ -239,7 +245,9 @@ def test_given_new_changes_when_mined_then_watermark_moves_and_only_changes_are_
     assert result.watermark == "2024-05-31 18:00:00"
     (batch,) = result.batches
     assert batch.part_key is not None
-    assert [(r["order_id"], r["status"]) for r in read_parquet(aws, batch.part_key)] == [("O4", "delivered")]
+    assert [(r["order_id"], r["status"]) for r in read_parquet(aws, batch.part_key)] == [
+        (*order_tokens(aws, "O4"), "delivered")
+    ]
     state = aws.watermarks.get("orders")
     assert state is not None and state["updated_at"] == "2024-05-31 18:00:00" and int(state["rows"]) == 5
 
@@ -317,7 +325,11 @@ def test_given_mined_lake_when_loaded_twice_then_warehouse_row_counts_do_not_cha
         first = load_lake(warehouse, lake_bucket=aws.lake_bucket)
         second = load_lake(warehouse, lake_bucket=aws.lake_bucket)
         status = (
-            warehouse.query("SELECT status FROM orders WHERE order_id = 'O4'").column("status").to_pylist()
+            warehouse.query(
+                "SELECT status FROM orders WHERE order_id = :o4", {"o4": order_tokens(aws, "O4")[0]}
+            )
+            .column("status")
+            .to_pylist()
         )
         assert count_rows(warehouse, "orders") == 3
 

@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from credo import constants as c
 from credo.constants import TARGET_BUYING, TARGET_CREDIT
-from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
+from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, LABEL_BUYING, LABEL_CREDIT
 from credo.local import LocalLambdaContext, load_handler
 from credo.online_store import TOKEN_ATTRIBUTE, OnlineFeatureStore
 from credo.privacy import tokenize
@@ -305,7 +305,7 @@ def test_given_a_row_with_gaps_when_materialised_then_the_item_holds_numbers_onl
     assert "age" not in item and "postpaid_outstanding" not in item  # missing values are absent attributes
     assert "label_credit_bad" not in item  # labels never reach the online store
     assert item["tenure_days"] == 412 and item["max_dpd_in_12months"] == 95
-    assert item["feature_schema_version"] == "1" and item["as_of"] == "2026-11-01"
+    assert item["feature_schema_version"] == FEATURE_SCHEMA_VERSION and item["as_of"] == "2026-11-01"
     record = store.get("tok-1")
     assert record is not None
     assert record.values["age"] is None and record.values["tenure_days"] == 412.0

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from credo.privacy import tokenize
+from credo.privacy import tokenize, tokenize_key
 from credo.sources import orders, process_rows
 
 KEY = bytes(range(32))
@@ -49,7 +49,7 @@ def test_given_bad_order_when_processed_then_it_is_quarantined_with_its_order_id
 
     assert result.good == []
     (bad,) = result.bad
-    assert bad.record_key == "O000001"
+    assert bad.record_key == tokenize_key("order_id", "O000001", KEY)  # ids leave tokenised
     assert bad.token == tokenize("C000001", KEY)
     assert bad.updated_at == overrides.get("updated_at", "2023-04-05 12:00:00")
     assert any(reason.startswith(reason_start) for reason in bad.reasons)
@@ -61,5 +61,7 @@ def test_given_mixed_rows_then_good_and_bad_are_split(make_order: Callable[..., 
 
     result = process_rows(orders.SPEC, rows, KEY)
 
-    assert [row["order_id"] for row in result.good] == ["O1", "O3"]
-    assert [bad.record_key for bad in result.bad] == ["O2"]
+    assert [row["order_id"] for row in result.good] == [
+        tokenize_key("order_id", o, KEY) for o in ("O1", "O3")
+    ]
+    assert [bad.record_key for bad in result.bad] == [tokenize_key("order_id", "O2", KEY)]

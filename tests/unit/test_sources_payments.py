@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from credo.privacy import tokenize
+from credo.privacy import tokenize, tokenize_key
 from credo.sources import payments, process_rows
 
 KEY = bytes(range(32))
@@ -31,7 +31,7 @@ def test_given_unpaid_emi_instalment_then_it_is_accepted(make_payment: Callable[
     result = process_rows(payments.SPEC, [row], KEY)
 
     assert result.good[0]["paid_at"] is None
-    assert result.good[0]["order_id"] == "O9"
+    assert result.good[0]["order_id"] == tokenize_key("order_id", "O9", KEY)  # joins orders' token
 
 
 @pytest.mark.parametrize(
@@ -50,5 +50,5 @@ def test_given_bad_bill_when_processed_then_it_is_quarantined_with_its_bill_id(
     result = process_rows(payments.SPEC, [make_payment(**overrides)], KEY)
 
     assert result.good == []
-    assert result.bad[0].record_key == "B000001"
+    assert result.bad[0].record_key == tokenize_key("bill_id", "B000001", KEY)
     assert result.bad[0].reasons

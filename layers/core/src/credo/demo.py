@@ -5,6 +5,7 @@ labels after it → a model per target, exported to ONNX, in the S3 registry →
 materialised to DynamoDB → the real scoring handler answers API Gateway events.
 """
 
+import io
 import json
 import os
 import shutil
@@ -12,14 +13,16 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from credo import constants as c
 from credo.adapters.s3 import S3Store
@@ -31,10 +34,13 @@ from credo.local import (
     bootstrap,
     load_handler,
     local_aws,
+    local_bureau,
     local_settings_env,
     rest_event,
     scheduled_event,
+    upload_drops,
 )
+from credo.miners import MINERS
 from credo.online_store import OnlineFeatureStore
 from credo.policy import Policy
 from credo.privacy import load_hmac_key, tokenize
@@ -48,7 +54,7 @@ from credo.synthetic.credit import LABEL_MONTHS
 from credo.warehouse import build_features, load_lake
 from credo.warehouse.duckdb import DuckDBWarehouse
 
-SOURCES = ("registrations", "orders", "payments")
+MINING_TIME = dt_time(2, 0)  # the schedules fire at 02:00 UTC on the 1st of each month
 LABELS = {c.TARGET_CREDIT: LABEL_CREDIT, c.TARGET_BUYING: LABEL_BUYING}
 POPULATIONS = {c.TARGET_CREDIT: "in_credit_population", c.TARGET_BUYING: "in_buying_population"}
 REALISM_KEYS = {c.TARGET_CREDIT: "credit_bad_90dpd_6m", c.TARGET_BUYING: "buying_bad_cod_failure_6m"}
@@ -116,15 +122,28 @@ def run_demo(workdir: Path, *, customers: int = 20_000, seed: int = 7, echo: boo
         world = generate_world(config, workdir / "world", progress=echo)
         counts = world["counts"]
         notes.append(f"{counts['orders']:,} orders, {counts['bills']:,} bills → {workdir / 'world'}")
-    extraction_time = datetime.combine(config.calendar().end, datetime.min.time(), UTC)
     env = local_settings_env(source_db=workdir / "world" / "operational.sqlite")
     with local_aws(env) as endpoint:
         settings = CredoSettings()
         bootstrap(settings)
-        with steps.step(
-            f"mining {', '.join(SOURCES)} into s3://{settings.lake_bucket}/raw/ (moto at {endpoint})"
+        with (
+            steps.step(
+                f"mining {', '.join(MINERS)} on a monthly schedule into s3://{settings.lake_bucket}/raw/"
+                f" (moto at {endpoint}, fake bureau on loopback)"
+            ) as notes,
+            local_bureau(workdir / "world", settings) as bureau,
         ):
-            mined = _mine_all(extraction_time, echo)
+            mined = _replay_schedule(workdir / "world", config, settings, echo)
+            for source, total in mined.items():
+                extra = ", ".join(
+                    f"{k} {v:,}" for k, v in total.items() if k.startswith(("bureau_", "registry_"))
+                )
+                notes.append(
+                    f"{source}: {total['good']:,} rows, {total['quarantined']:,} quarantined in"
+                    f" {total['runs']} runs ({total['seconds']} s){', ' + extra if extra else ''}"
+                )
+            served = bureau.stats()
+            notes.append(f"fake bureau: {served.requests:,} requests, {served.unavailable:,} made to fail")
         with steps.step(f"loading the lake into DuckDB ({workdir / 'warehouse.duckdb'})") as notes:
             warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb", s3=S3Store.create())
             loaded = {
@@ -182,24 +201,53 @@ def _quiet_lambda_logs() -> None:
 
     logger.setLevel("WARNING")
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    # Three miners share one process here (one Lambda each in AWS), so their dimensions meet.
+    # Six miners share one process here (one Lambda each in AWS), so their dimensions meet.
     warnings.filterwarnings("ignore", message="Dimension .* has already been added")
 
 
-def _mine_all(when: datetime, echo: bool) -> dict[str, dict[str, Any]]:
-    mined = {}
-    for source in SOURCES:
-        handler = load_handler(f"mine_{source}")
-        started = time.perf_counter()
-        summary = handler.handler(scheduled_event(f"credo-mine-{source}", when), LocalLambdaContext())
-        mined[source] = summary
-        if echo:
-            print(
-                f"      {source}: {summary['good']:,} rows written, {summary['quarantined']:,} quarantined "
-                f"({time.perf_counter() - started:.1f} s)",
-                flush=True,
-            )
-    return mined
+def _replay_schedule(
+    world_dir: Path, config: WorldConfig, settings: CredoSettings, echo: bool
+) -> dict[str, Any]:
+    """Run every miner's handler on a monthly schedule over the world's history, as EventBridge would.
+
+    The registries are dropped once, before the first run; each month's ad file is dropped
+    before the run that follows that month. Each miner is one handler module (one execution
+    environment), kept across runs like a warm Lambda.
+    """
+    cal = config.calendar()
+    drops = world_dir / "drops"
+    upload_drops(
+        sorted((drops / "reference").iterdir()), drops / "reference", settings, c.REFERENCE_DROP_PREFIX
+    )
+    handlers = {source: load_handler(f"mine_{source}") for source in MINERS}
+    context = LocalLambdaContext()
+    totals: dict[str, dict[str, Any]] = {s: {"runs": 0, "good": 0, "quarantined": 0} for s in MINERS}
+    timings = dict.fromkeys(MINERS, 0.0)
+    runs = range(1, cal.months + 1)
+    bar = tqdm(total=len(runs) * len(MINERS), unit="run", desc="mining", disable=not echo, leave=False)
+    for month in runs:
+        ads = drops / "ads" / f"ad_events_{cal.month_date(month - 1):%Y-%m}.csv"
+        if ads.exists():
+            upload_drops([ads], drops / "ads", settings, c.ADS_DROP_PREFIX)
+        when = datetime.combine(cal.month_date(month), MINING_TIME, UTC)
+        for source, module in handlers.items():
+            bar.set_postfix_str(f"{when:%Y-%m} {source}")
+            started = time.perf_counter()
+            with redirect_stdout(io.StringIO()):  # the metric lines (EMF) go to CloudWatch in AWS
+                summary = module.handler(scheduled_event(f"credo-mine-{source}", when), context)
+            timings[source] += time.perf_counter() - started
+            total = totals[source]
+            total["runs"] += 1
+            for name, value in (("good", summary["good"]), ("quarantined", summary["quarantined"])):
+                total[name] += value
+            for name, value in summary.get("details", {}).items():
+                total[name] = total.get(name, 0) + value
+            total["watermark"] = summary["watermark"]
+            bar.update(1)
+    bar.close()
+    for source, seconds in timings.items():
+        totals[source]["seconds"] = round(seconds, 1)
+    return totals
 
 
 def _train_and_register(

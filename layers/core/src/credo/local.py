@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets as secrets_module
 import socket
 import sys
 import uuid
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credo import constants as c
 from credo.adapters.dynamodb import ensure_table
@@ -25,6 +26,9 @@ from credo.adapters.s3 import S3Store
 from credo.adapters.secrets import SecretStore
 from credo.online_store import TOKEN_ATTRIBUTE
 from credo.settings import CredoSettings
+
+if TYPE_CHECKING:
+    from credo.fake_bureau import FakeBureau
 
 LOCAL_REGION = "ap-south-1"
 
@@ -81,17 +85,55 @@ def local_settings_env(*, source_db: Path) -> dict[str, str]:
         c.ENV_POLICY_PARAMETER: "/credo/demo/policy",
         c.ENV_SOURCE_DB_URL: f"sqlite:///{source_db.resolve()}",
         c.ENV_ENVIRONMENT: "local",
+        c.ENV_DROPS_BUCKET: "credo-demo-drops",
+        c.ENV_LINKAGE_SECRET_NAME: "credo/demo/linkage-key",
+        c.ENV_BUREAU_SECRET_NAME: "credo/demo/bureau",
     }
 
 
 def bootstrap(settings: CredoSettings) -> None:
-    """Create what the CDK stacks create in AWS: buckets, tables, the HMAC key secret."""
+    """Create what the CDK stacks create in AWS: buckets, tables, the tokenisation and linkage keys."""
     s3 = S3Store.create()
-    s3.ensure_bucket(settings.lake_bucket)
-    s3.ensure_bucket(settings.model_bucket)
+    for bucket in (settings.lake_bucket, settings.model_bucket, settings.drops_bucket):
+        s3.ensure_bucket(bucket)
     ensure_table(settings.watermark_table)
     ensure_table(settings.feature_table, hash_key=TOKEN_ATTRIBUTE)
-    SecretStore.create().ensure_random_hex(settings.hmac_secret_name)
+    secrets = SecretStore.create()
+    secrets.ensure_random_hex(settings.hmac_secret_name)
+    secrets.ensure_random_hex(settings.linkage_secret_name)
+
+
+@contextmanager
+def local_bureau(
+    world: Path, settings: CredoSettings, *, failure_rate: float = 0.05
+) -> Iterator["FakeBureau"]:
+    """Serve the world's bureau file from a fake bureau on loopback and point the bureau secret at it.
+
+    The lookup key shared with the "bureau" is random for each run, as a real one would be
+    agreed once and kept secret.
+    """
+    from credo.fake_bureau import FIXTURE_PATH, FakeBureau
+
+    with FakeBureau(
+        world / FIXTURE_PATH,
+        api_key=secrets_module.token_hex(16),
+        lookup_key=os.urandom(32),
+        failure_rate=failure_rate,
+        seed=7,
+    ) as bureau:
+        SecretStore.create().put_string(settings.bureau_secret_name, bureau.secret_json())
+        yield bureau
+
+
+def upload_drops(files: list[Path], root: Path, settings: CredoSettings, prefix: str) -> list[str]:
+    """Drop files into the drops bucket as the ad/sales and reference teams do; returns the keys."""
+    s3 = S3Store.create()
+    keys = []
+    for path in files:
+        key = prefix + path.relative_to(root).as_posix()
+        s3.put_file(settings.drops_bucket, key, path)
+        keys.append(key)
+    return keys
 
 
 def repo_root() -> Path:

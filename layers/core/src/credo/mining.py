@@ -11,13 +11,12 @@ The watermark moves after each batch's objects are written, so a run that dies h
 at the last finished batch.
 """
 
-import hashlib
 import io
 import json
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import pyarrow.parquet as pq
@@ -25,22 +24,17 @@ import pyarrow.parquet as pq
 from credo import constants as c
 from credo.adapters.dynamodb import WatermarkStore
 from credo.adapters.s3 import S3Store
-from credo.adapters.secrets import SecretStore
-from credo.privacy import load_hmac_key
-from credo.settings import CredoSettings
+from credo.extraction import Window, drop_windows, file_windows, table_windows
 from credo.sources import (
     ProcessedRows,
-    RawBatch,
     SourceDatabase,
     SourceSpec,
-    batches_by_cursor,
-    open_source_database,
     process_rows,
     source_spec,
 )
-from credo.sources.common import DEFAULT_BATCH_ROWS, as_utc_naive, parse_timestamp
+from credo.sources.common import DEFAULT_BATCH_ROWS, Transform, as_utc_naive
 
-MANIFEST_PREFIX: Final = "manifests"
+CURSOR_ATTRIBUTE: Final = "updated_at"  # the watermark item's cursor (a timestamp, or a drop's key)
 PARQUET_COMPRESSION: Final = "snappy"  # what Redshift COPY reads everywhere
 
 
@@ -62,9 +56,54 @@ class MineResult:
     batches: list[BatchWritten] = field(default_factory=list)
     watermark: str | None = None
     complete: bool = True  # False when the run stopped early (time budget); the next run resumes
+    details: dict[str, int] = field(default_factory=dict)  # source-specific counts, for metrics
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "batches": len(self.batches)}
+
+
+# Watermark state of a source → the windows to mine after it.
+Extract = Callable[[dict[str, Any]], Iterable[Window]]
+
+
+def mine_windows(
+    spec: SourceSpec,
+    extract: Extract,
+    *,
+    transform: Transform,
+    key: bytes,
+    s3: S3Store,
+    watermarks: WatermarkStore | None,
+    lake_bucket: str,
+    now: datetime,
+    should_stop: Callable[[], bool] | None = None,
+) -> MineResult:
+    """Validate, transform and write each window; move the watermark after each one is written.
+
+    `watermarks` None mines without one (a user's file): nothing is skipped or recorded.
+    """
+    state = (watermarks.get(spec.name) if watermarks is not None else None) or {}
+    total_rows = int(state.get("rows", 0))
+    result = MineResult(source=spec.name, watermark=state.get(CURSOR_ATTRIBUTE))
+    for window in extract(state):
+        processed = process_rows(spec, window.rows, key, transform)
+        written = write_window(spec, window, processed, s3=s3, lake_bucket=lake_bucket, now=now)
+        result.batches.append(written)
+        result.good += written.good
+        result.quarantined += written.quarantined
+        total_rows += len(window.rows)
+        if watermarks is not None and window.cursor is not None:
+            # Only now that the window is in the lake may the next run skip it. If an overlapping
+            # run already got further, leave the rest to it.
+            progress = {**window.state, "rows": total_rows, "moved_at": _iso(now)}
+            if not watermarks.advance(spec.name, window.cursor, progress):
+                result.complete = False
+                break
+            result.watermark = window.cursor
+        if should_stop is not None and should_stop():
+            result.complete = False
+            break
+    return result
 
 
 def mine(
@@ -78,63 +117,95 @@ def mine(
     lake_bucket: str,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     should_stop: Callable[[], bool] | None = None,
+    transform: Transform | None = None,
 ) -> MineResult:
-    """Extract rows of `source` changed since its watermark (up to `now`) into the lake."""
+    """Extract rows of a table source changed since its watermark (up to `now`) into the lake."""
     spec = source_spec(source)
-    state = watermarks.get(spec.name) or {}
-    after: str | None = state.get("updated_at")
-    total_rows = int(state.get("rows", 0))
-    result = MineResult(source=spec.name, watermark=after)
-    changes = db.read_changes(spec.table, spec.columns, key_column=spec.key_column, after=after)
-    with closing(changes):
-        for batch in batches_by_cursor(changes, after=after, now=now, batch_rows=batch_rows):
-            processed = process_rows(spec, batch.rows, key)
-            written = write_batch(spec, batch, processed, s3=s3, lake_bucket=lake_bucket, now=now)
-            result.batches.append(written)
-            result.good += written.good
-            result.quarantined += written.quarantined
-            total_rows += len(batch.rows)
-            if batch.through is not None:
-                # Only now that the batch is in the lake may the next run skip it. If an overlapping
-                # run already got further, leave the rest to it.
-                progress = {"rows": total_rows, "moved_at": _iso(now)}
-                if not watermarks.advance(spec.name, batch.through, progress):
-                    result.complete = False
-                    break
-                result.watermark = batch.through
-            if should_stop is not None and should_stop():
-                result.complete = False
-                break
-    return result
+
+    def extract(state: dict[str, Any]) -> Iterator[Window]:
+        return table_windows(spec, db, after=state.get(CURSOR_ATTRIBUTE), now=now, batch_rows=batch_rows)
+
+    return mine_windows(
+        spec,
+        extract,
+        transform=transform or spec.transform(key),
+        key=key,
+        s3=s3,
+        watermarks=watermarks,
+        lake_bucket=lake_bucket,
+        now=now,
+        should_stop=should_stop,
+    )
 
 
-def window_id(spec: SourceSpec, after: str | None, through: str | None) -> str:
-    """Deterministic name of an extraction window: same source, schema and bounds → same id."""
-    text = f"{spec.name}|v{spec.schema_version}|{after or ''}|{through or ''}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+def mine_drops(
+    source: str,
+    *,
+    s3: S3Store,
+    watermarks: WatermarkStore,
+    key: bytes,
+    now: datetime,
+    lake_bucket: str,
+    drops_bucket: str,
+    prefix: str,
+    should_stop: Callable[[], bool] | None = None,
+) -> MineResult:
+    """Mine the drop files under s3://drops_bucket/prefix that arrived after the watermark."""
+    spec = source_spec(source)
+
+    def extract(state: dict[str, Any]) -> Iterator[Window]:
+        return drop_windows(spec, s3, drops_bucket, prefix, after=state.get(CURSOR_ATTRIBUTE))
+
+    return mine_windows(
+        spec,
+        extract,
+        transform=spec.transform(key),
+        key=key,
+        s3=s3,
+        watermarks=watermarks,
+        lake_bucket=lake_bucket,
+        now=now,
+        should_stop=should_stop,
+    )
 
 
-def partition_date(batch: RawBatch) -> str:
-    """dt= of a batch: the day of its window's end (not the run's day, so re-runs land in place)."""
-    for bound in (batch.through, batch.after):
-        parsed = None if bound is None else parse_timestamp(bound)
-        if parsed is not None:
-            return parsed.date().isoformat()
-    return "unknown"
+def mine_file(
+    source: str,
+    path: Path,
+    *,
+    s3: S3Store,
+    key: bytes,
+    now: datetime,
+    lake_bucket: str,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> MineResult:
+    """Mine a user's own CSV/Parquet file that follows the source's contract (no watermark)."""
+    spec = source_spec(source)
+    if spec.pseudonymise is None:
+        raise ValueError(f"source {source!r} cannot be imported from a file")
+    return mine_windows(
+        spec,
+        lambda _state: file_windows(spec, path, batch_rows=batch_rows),
+        transform=spec.transform(key),
+        key=key,
+        s3=s3,
+        watermarks=None,
+        lake_bucket=lake_bucket,
+        now=now,
+    )
 
 
-def write_batch(
+def write_window(
     spec: SourceSpec,
-    batch: RawBatch,
+    window: Window,
     processed: ProcessedRows,
     *,
     s3: S3Store,
     lake_bucket: str,
     now: datetime,
 ) -> BatchWritten:
-    """Write a batch's Parquet part, its quarantine file and, last, its manifest."""
-    wid = window_id(spec, batch.after, batch.through)
-    suffix = f"{spec.name}/dt={partition_date(batch)}/part-{wid}"
+    """Write a window's Parquet part, its quarantine file and, last, its manifest."""
+    suffix = f"{spec.name}/dt={window.partition}/part-{window.window_id}"
     part_key = quarantine_key = None
     if processed.good:
         part_key = f"{c.RAW_PREFIX}/{suffix}.parquet"
@@ -145,12 +216,13 @@ def write_batch(
         quarantine_key = f"{c.QUARANTINE_PREFIX}/{suffix}.jsonl"
         lines = "".join(json.dumps(bad.as_dict(), sort_keys=True) + "\n" for bad in processed.bad)
         s3.put_bytes(lake_bucket, quarantine_key, lines.encode("utf-8"), "application/x-ndjson")
-    manifest_key = f"{MANIFEST_PREFIX}/{suffix}.json"
+    manifest_key = f"{c.MANIFEST_PREFIX}/{suffix}.json"
     manifest = {
         "source": spec.name,
         "schema_version": spec.schema_version,
-        "window": {"after": batch.after, "through": batch.through},
-        "rows_read": len(batch.rows),
+        "origin": window.origin,
+        "window": {"after": window.after, "through": window.cursor},
+        "rows_read": len(window.rows),
         "good_rows": len(processed.good),
         "quarantined_rows": len(processed.bad),
         "part": part_key,
@@ -161,29 +233,10 @@ def write_batch(
     s3.put_bytes(
         lake_bucket, manifest_key, json.dumps(manifest, indent=2).encode("utf-8"), "application/json"
     )
-    return BatchWritten(wid, part_key, quarantine_key, manifest_key, len(processed.good), len(processed.bad))
+    return BatchWritten(
+        window.window_id, part_key, quarantine_key, manifest_key, len(processed.good), len(processed.bad)
+    )
 
 
 def _iso(moment: datetime) -> str:
     return as_utc_naive(moment).isoformat(timespec="seconds")
-
-
-@dataclass
-class MiningDependencies:
-    """What a miner needs, built once per Lambda execution environment from CredoSettings."""
-
-    db: SourceDatabase
-    s3: S3Store
-    watermarks: WatermarkStore
-    key: bytes
-    lake_bucket: str
-
-    @classmethod
-    def from_settings(cls, settings: CredoSettings) -> "MiningDependencies":
-        return cls(
-            db=open_source_database(settings.source_db_url),
-            s3=S3Store.create(),
-            watermarks=WatermarkStore.create(settings.watermark_table),
-            key=load_hmac_key(SecretStore.create(), settings.hmac_secret_name),
-            lake_bucket=settings.lake_bucket,
-        )

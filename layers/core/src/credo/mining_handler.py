@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credo.mining import MiningDependencies, mine
+from credo.miners import MiningDependencies, run_miner
 from credo.observability import logger, metrics, tracer
 from credo.settings import CredoSettings
 
@@ -31,29 +31,31 @@ def mining_handler(source: str) -> Handler:
 
     @cache
     def dependencies() -> MiningDependencies:
-        return MiningDependencies.from_settings(CredoSettings())
+        return MiningDependencies(CredoSettings())
 
     @logger.inject_lambda_context(log_event=False)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         scheduled = parse(event=event, model=EventBridgeModel)
-        deps = dependencies()
-        result = mine(
+        result = run_miner(
             source,
-            db=deps.db,
-            s3=deps.s3,
-            watermarks=deps.watermarks,
-            key=deps.key,
+            dependencies(),
             now=scheduled.time,
-            lake_bucket=deps.lake_bucket,
             should_stop=lambda: context.get_remaining_time_in_millis() < RESERVE_MILLIS,
         )
         metrics.add_dimension(name="source", value=source)
         metrics.add_metric(name="RowsMined", unit=MetricUnit.Count, value=result.good)
         metrics.add_metric(name="RowsQuarantined", unit=MetricUnit.Count, value=result.quarantined)
+        for name, value in result.details.items():
+            metrics.add_metric(name=_metric_name(name), unit=MetricUnit.Count, value=value)
         summary = result.as_dict()
         logger.info("mined", extra=summary)
         return summary
 
     return handler
+
+
+def _metric_name(detail: str) -> str:
+    """bureau_unavailable → BureauUnavailable: CloudWatch metric names in Credo's style."""
+    return "".join(part.capitalize() for part in detail.split("_"))

@@ -22,6 +22,8 @@ class CredoSettings(BaseSettings):
     drops_bucket: str = Field("credo-drops-local", validation_alias=c.ENV_DROPS_BUCKET)
     linkage_secret_name: str = Field("credo/linkage-key", validation_alias=c.ENV_LINKAGE_SECRET_NAME)
     bureau_secret_name: str = Field("credo/bureau", validation_alias=c.ENV_BUREAU_SECRET_NAME)
+    bureau_rate_limit: float = Field(50.0, gt=0, validation_alias=c.ENV_BUREAU_RATE_LIMIT)
+    bureau_backoff: float = Field(0.5, ge=0, validation_alias=c.ENV_BUREAU_BACKOFF)
     warehouse_path: str = Field("", validation_alias=c.ENV_WAREHOUSE_PATH)
     redshift_workgroup: str = Field("", validation_alias=c.ENV_REDSHIFT_WORKGROUP)
     redshift_database: str = Field("credo", validation_alias=c.ENV_REDSHIFT_DATABASE)

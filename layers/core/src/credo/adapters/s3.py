@@ -1,12 +1,22 @@
 """S3 access: put/get bytes, list keys, download to a local file."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from credo.adapters import aws_client, aws_region
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    etag: str
+    last_modified: datetime
+    size: int
 
 
 class S3Store:
@@ -43,6 +53,24 @@ class S3Store:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield str(item["Key"])
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[S3Object]:
+        """Every object under `prefix` with its version tag (ETag), time and size."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield S3Object(
+                    key=str(item["Key"]),
+                    etag=str(item["ETag"]).strip('"'),
+                    last_modified=item["LastModified"],
+                    size=int(item["Size"]),
+                )
+
+    def put_file(self, bucket: str, key: str, path: Path) -> None:
+        self._client.upload_file(str(path), bucket, key)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._client.delete_object(Bucket=bucket, Key=key)
 
     def download(self, bucket: str, key: str, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,3 +30,12 @@ class SecretStore:
         value = stdlib_secrets.token_hex(n_bytes)
         self._client.create_secret(Name=name, SecretString=value)
         return value
+
+    def put_string(self, name: str, value: str) -> None:
+        """Create the secret, or store `value` as its new version (local setup)."""
+        try:
+            self._client.put_secret_value(SecretId=name, SecretString=value)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            self._client.create_secret(Name=name, SecretString=value)

@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from credo.sources import orders, payments, registrations
+from credo.sources import bureau, marketing, orders, payments, reference, registrations
 from credo.sources.common import (
     BadRecord,
     ProcessedRows,
@@ -10,13 +10,15 @@ from credo.sources.common import (
     SourceDatabase,
     SourceSpec,
     SqliteDatabase,
+    Transform,
     batches_by_cursor,
     open_source_database,
     process_rows,
 )
 
 SOURCES: Final[dict[str, SourceSpec]] = {
-    spec.name: spec for spec in (registrations.SPEC, orders.SPEC, payments.SPEC)
+    spec.name: spec
+    for spec in (registrations.SPEC, orders.SPEC, payments.SPEC, marketing.SPEC, reference.SPEC, bureau.SPEC)
 }
 
 
@@ -35,6 +37,7 @@ __all__ = [
     "SourceDatabase",
     "SourceSpec",
     "SqliteDatabase",
+    "Transform",
     "batches_by_cursor",
     "open_source_database",
     "process_rows",

@@ -16,7 +16,7 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from credo.models.sources import SourceRecord
-from credo.privacy import tokenize
+from credo.privacy import tokenize, tokenize_key
 
 CURSOR_COLUMN: Final = "updated_at"
 DEFAULT_BATCH_ROWS: Final = 200_000
@@ -83,7 +83,7 @@ class BadRecord:
     """A row that broke its contract: where it came from and why, never its content."""
 
     source: str
-    record_key: str | None  # the row's non-PII natural key (order_id, bill_id); None for people
+    record_key: str | None  # the row's natural key as a keyed token (order_id, bill_id); None for people
     token: str | None  # the customer's token when a customer id could be read
     updated_at: str | None
     reasons: tuple[str, ...]
@@ -98,22 +98,38 @@ class BadRecord:
         }
 
 
+# Turns a batch of valid records into output rows (pseudonymised, perhaps enriched).
+Transform = Callable[[Sequence[SourceRecord]], list[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class SourceSpec:
-    """One source: its table, contract, pseudonymised output schema and transform."""
+    """One source: where its rows come from, their contract, and the pseudonymised output schema.
+
+    `pseudonymise` maps one valid record to one output row; sources that enrich whole batches
+    (bureau lookups, record linkage) leave it None and are mined with their own Transform.
+    """
 
     name: str
-    table: str
     key_column: str
     contract: type[SourceRecord]
     schema: pa.Schema
     schema_version: str
-    pseudonymise: Callable[[Any, bytes], dict[str, Any]]
+    pseudonymise: Callable[[Any, bytes], dict[str, Any]] | None = None
+    table: str | None = None  # the operational table it is read from; None for file drops
     record_key_is_pii: bool = False
+    cursor_column: str = CURSOR_COLUMN  # the column that dates a row (partitions file imports)
 
     @property
     def columns(self) -> list[str]:
         return list(self.contract.model_fields)
+
+    def transform(self, key: bytes) -> Transform:
+        """The record-by-record pseudonymisation of this source under `key`."""
+        pseudonymise = self.pseudonymise
+        if pseudonymise is None:
+            raise ValueError(f"source {self.name!r} enriches whole batches: mine it with its own transform")
+        return lambda records: [pseudonymise(record, key) for record in records]
 
 
 @dataclass
@@ -135,9 +151,12 @@ def safe_reasons(error: ValidationError) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def process_rows(spec: SourceSpec, rows: Iterable[dict[str, Any]], key: bytes) -> ProcessedRows:
-    """Validate each row against its contract and pseudonymise the good ones."""
+def process_rows(
+    spec: SourceSpec, rows: Iterable[dict[str, Any]], key: bytes, transform: Transform | None = None
+) -> ProcessedRows:
+    """Validate each row against its contract; transform the good ones (default: pseudonymise)."""
     result = ProcessedRows()
+    records: list[SourceRecord] = []
     for row in rows:
         try:
             record = spec.contract.model_validate(row)
@@ -149,8 +168,9 @@ def process_rows(spec: SourceSpec, rows: Iterable[dict[str, Any]], key: bytes) -
             # since an exception's text may quote the value.
             result.bad.append(_bad_record(spec, row, key, (f"record: {type(error).__name__}",)))
             continue
-        # Outside the try: a failure here is a bug or a bad key, not a bad record.
-        result.good.append(spec.pseudonymise(record, key))
+        records.append(record)
+    # Outside the try: a failure here is a bug or a bad key, not a bad record.
+    result.good = (transform or spec.transform(key))(records)
     return result
 
 
@@ -160,7 +180,11 @@ def _bad_record(spec: SourceSpec, row: dict[str, Any], key: bytes, reasons: tupl
     updated_at = row.get(CURSOR_COLUMN)
     return BadRecord(
         source=spec.name,
-        record_key=None if spec.record_key_is_pii or record_key is None else str(record_key),
+        record_key=(
+            None
+            if spec.record_key_is_pii or record_key is None
+            else tokenize_key(spec.key_column, str(record_key), key)
+        ),
         token=tokenize(customer_id, key) if isinstance(customer_id, str) and customer_id else None,
         updated_at=None if updated_at is None else str(updated_at),
         reasons=reasons,

@@ -1,11 +1,11 @@
-"""Orders: one row per order (latest status). The delivery pincode leaves the edge only as a tier."""
+"""Orders: one row per order (latest status). The id leaves tokenised, the delivery pincode as a tier."""
 
 from typing import Any, Final
 
 import pyarrow as pa
 
 from credo.models.sources import OrderRecord
-from credo.privacy import city_tier, tokenize
+from credo.privacy import city_tier, tokenize, tokenize_key
 from credo.sources.common import SourceSpec, as_utc_naive
 
 SCHEMA_VERSION: Final = "1"
@@ -29,7 +29,7 @@ SCHEMA: Final = pa.schema(
 
 def pseudonymise(record: OrderRecord, key: bytes) -> dict[str, Any]:
     return {
-        "order_id": record.order_id,
+        "order_id": tokenize_key("order_id", record.order_id, key),
         "token": tokenize(record.customer_id, key),
         "placed_at": as_utc_naive(record.placed_at),
         "updated_at": as_utc_naive(record.updated_at),

@@ -1,11 +1,11 @@
-"""Payments: postpaid statements and EMI instalments with their repayment; only the id is tokenised."""
+"""Payments: postpaid statements and EMI instalments with their repayment; ids leave tokenised."""
 
 from typing import Any, Final
 
 import pyarrow as pa
 
 from credo.models.sources import PaymentRecord
-from credo.privacy import tokenize
+from credo.privacy import tokenize, tokenize_key
 from credo.sources.common import SourceSpec, as_utc_naive
 
 SCHEMA_VERSION: Final = "1"
@@ -30,10 +30,10 @@ SCHEMA: Final = pa.schema(
 
 def pseudonymise(record: PaymentRecord, key: bytes) -> dict[str, Any]:
     return {
-        "bill_id": record.bill_id,
+        "bill_id": tokenize_key("bill_id", record.bill_id, key),
         "token": tokenize(record.customer_id, key),
         "account_type": record.account_type.value,
-        "order_id": record.order_id,
+        "order_id": None if record.order_id is None else tokenize_key("order_id", record.order_id, key),
         "statement_date": record.statement_date,
         "due_date": record.due_date,
         "amount_due": record.amount_due,

@@ -1,0 +1,159 @@
+"""Mining + warehouse load + features, end to end, for 100k and 1M customers.
+
+Run: .venv/bin/python bench/bench_mining.py [--sizes 100000 1000000] [--workers 2]
+
+For each size: a synthetic world (cached under .bench/worlds/, generated once and not timed),
+a moto server for S3 / DynamoDB / Secrets Manager and a fake bureau on loopback (as in
+`make demo`); then the six miners' first (backfill) run at the world's end, `--workers` miners at
+a time in separate processes (in AWS each miner is its own Lambda); then the lake is loaded into
+a DuckDB warehouse and point-in-time features are built for the last snapshots.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from record import record
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".bench" / "worlds"
+SNAPSHOTS = 3
+# The fake bureau allows this; a real bureau's contracted rate (CREDO_BUREAU_RATE_LIMIT, default
+# 50 requests/s of 100 keys) caps lookups at 5,000 keys/s.
+BENCH_BUREAU_RATE = "1000"
+# Longest first, so that two workers finish together.
+MINER_ORDER = ("orders", "marketing", "payments", "reference", "registrations", "bureau")
+
+
+def world_for(customers: int, seed: int) -> Path:
+    from credo.synthetic import WorldConfig, generate_world
+
+    out = CACHE / f"{customers}-seed{seed}"
+    if not (out / "world.json").exists():
+        print(f"  generating a world of {customers:,} customers (cached in {out}) …", flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+        generate_world(WorldConfig(customers=customers, seed=seed), out, progress=True)
+    return out
+
+
+def mine_one(source: str, when: str) -> dict[str, Any]:
+    """One miner's backfill run in a worker process (the environment points at the moto server)."""
+    from credo.miners import MiningDependencies, run_miner
+    from credo.observability import logger
+    from credo.settings import CredoSettings
+
+    logger.setLevel("WARNING")
+    started = time.perf_counter()
+    result = run_miner(source, MiningDependencies(CredoSettings()), now=datetime.fromisoformat(when))
+    seconds = time.perf_counter() - started
+    return {
+        "source": source,
+        "rows": result.good + result.quarantined,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round((result.good + result.quarantined) / max(seconds, 1e-9)),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "details": result.details,
+    }
+
+
+def measure(customers: int, seed: int, workers: int) -> dict[str, Any]:
+    from credo import constants as c
+    from credo.adapters.s3 import S3Store
+    from credo.local import bootstrap, local_aws, local_bureau, local_settings_env, upload_drops
+    from credo.settings import CredoSettings
+    from credo.warehouse import build_features, load_lake
+    from credo.warehouse.duckdb import DuckDBWarehouse
+
+    world = world_for(customers, seed)
+    summary = json.loads((world / "world.json").read_text())
+    when = datetime.combine(date.fromisoformat(summary["config"]["end"]), datetime.min.time(), UTC)
+    scratch = ROOT / ".bench" / f"warehouse-{customers}.duckdb"
+    scratch.unlink(missing_ok=True)
+    env = {
+        **local_settings_env(source_db=world / "operational.sqlite"),
+        c.ENV_BUREAU_RATE_LIMIT: BENCH_BUREAU_RATE,
+    }
+    figures: dict[str, Any] = {"customers": customers, "orders": summary["counts"]["orders"]}
+    with local_aws(env):
+        settings = CredoSettings()
+        bootstrap(settings)
+        drops = world / "drops"
+        for folder, prefix in (("reference", c.REFERENCE_DROP_PREFIX), ("ads", c.ADS_DROP_PREFIX)):
+            upload_drops(sorted((drops / folder).iterdir()), drops / folder, settings, prefix)
+        with local_bureau(world, settings):
+            started = time.perf_counter()
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = [pool.submit(mine_one, source, when.isoformat()) for source in MINER_ORDER]
+                miners = [future.result() for future in as_completed(futures)]
+            figures["mining_s"] = round(time.perf_counter() - started, 1)
+        for miner in sorted(miners, key=lambda m: MINER_ORDER.index(m["source"])):
+            print(f"  {json.dumps(miner)}", flush=True)
+        figures["miners"] = miners
+        started = time.perf_counter()
+        with DuckDBWarehouse(scratch, s3=S3Store.create()) as warehouse:
+            loaded = load_lake(warehouse, lake_bucket=settings.lake_bucket)
+            figures["load_s"] = round(time.perf_counter() - started, 1)
+            figures["warehouse_rows"] = sum(r.rows_in_table for r in loaded)
+            started = time.perf_counter()
+            snapshots = [date.fromisoformat(s) for s in summary["snapshots"][-SNAPSHOTS:]]
+            figures["feature_rows"] = sum(build_features(warehouse, s).num_rows for s in snapshots)
+            figures["features_s"] = round(time.perf_counter() - started, 1)
+    scratch.unlink(missing_ok=True)
+    figures["total_s"] = round(figures["mining_s"] + figures["load_s"] + figures["features_s"], 1)
+    figures["parent_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    figures["worker_peak_rss_mb"] = max(m["peak_rss_mb"] for m in miners)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    args = parser.parse_args()
+    results = []
+    for customers in sorted(args.sizes):
+        print(f"{customers:,} customers:", flush=True)
+        figures = measure(customers, args.seed, args.workers)
+        print(json.dumps({k: v for k, v in figures.items() if k != "miners"}), flush=True)
+        results.append(figures)
+    lines = [
+        f"Command: `.venv/bin/python bench/bench_mining.py --workers {args.workers}`: the six miners' first"
+        f" run (a backfill of the whole world) at the world's end, {args.workers} miners at a time in"
+        " separate processes against a moto server and the fake bureau (rate limit raised to"
+        f" {BENCH_BUREAU_RATE} requests/s), then loading the lake into DuckDB and building point-in-time"
+        f" features for the last {SNAPSHOTS} monthly snapshots. World generation is not included.",
+        "",
+        "| customers | orders | mining (s) | load (s) | features (s) | total (s) | warehouse rows |"
+        " feature rows | peak RSS parent / miner (MB) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r['customers']:,} | {r['orders']:,} | {r['mining_s']} | {r['load_s']} | {r['features_s']} "
+        f"| {r['total_s']} | {r['warehouse_rows']:,} | {r['feature_rows']:,} "
+        f"| {r['parent_peak_rss_mb']:,} / {r['worker_peak_rss_mb']:,} |"
+        for r in results
+    ]
+    lines += ["", "Per miner (rows/s is one process):", "", "| customers | miner | rows | seconds | rows/s |"]
+    lines += ["| ---: | --- | ---: | ---: | ---: |"]
+    lines += [
+        f"| {r['customers']:,} | {m['source']} | {m['rows']:,} | {m['seconds']} | {m['rows_per_s']:,} |"
+        for r in results
+        for m in sorted(r["miners"], key=lambda m: MINER_ORDER.index(m["source"]))
+    ]
+    record("Mining, load and features", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

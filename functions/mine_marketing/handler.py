@@ -1,0 +1,5 @@
+"""Mine the marketing source into the lake; triggered by an EventBridge schedule."""
+
+from credo.mining_handler import mining_handler
+
+handler = mining_handler("marketing")
