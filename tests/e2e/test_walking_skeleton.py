@@ -2,11 +2,15 @@
 
 import sqlite3
 from datetime import date
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from credo.cli import main
 from credo.demo import UNKNOWN_CUSTOMER, DemoResult, run_demo
-from credo.warehouse import build_features
+from credo.features import FEATURE_NAMES
+from credo.warehouse import FEATURE_TABLE_COLUMNS, build_features
 from credo.warehouse.duckdb import DuckDBWarehouse
 
 TABLE_SOURCES = ("registrations", "orders", "payments")
@@ -106,3 +110,61 @@ def test_given_materialised_features_when_customers_are_scored_then_each_gets_a_
     assert not unknown["credit"]["emi_eligible"] and not unknown["buying"]["cod_eligible"]
     # the decisions differ between customers: the models and the policy decide, not a constant
     assert len({(d["credit"]["emi_eligible"], d["buying"]["cod_eligible"]) for d in known}) > 1
+
+
+def test_given_the_demo_warehouse_when_features_are_exported_then_the_parquet_holds_them_point_in_time(
+    demo: DemoResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshots = demo.world["snapshots"][-2:]
+    out = tmp_path / "features.parquet"
+    warehouse = str(demo.workdir / "warehouse.duckdb")
+
+    code = main(["features", "--as-of", *snapshots, "--out", str(out), "--warehouse", warehouse])
+    with_labels = tmp_path / "labelled.parquet"
+    main(
+        [
+            "features",
+            "--as-of",
+            snapshots[-1],
+            "--labels",
+            "--out",
+            str(with_labels),
+            "--warehouse",
+            warehouse,
+        ]
+    )
+
+    table = pq.read_table(out)
+    labelled = pq.read_table(with_labels)
+    assert code == 0 and "rows" in capsys.readouterr().out
+    assert table.column_names == ["token", "snapshot_date", *FEATURE_NAMES]
+    assert sorted({d.isoformat() for d in table.column("snapshot_date").to_pylist()}) == snapshots
+    assert labelled.column_names == list(FEATURE_TABLE_COLUMNS)
+    assert labelled.num_rows == sum(
+        1 for d in table.column("snapshot_date").to_pylist() if str(d) == snapshots[-1]
+    )
+
+
+def test_given_a_users_file_when_mined_from_the_command_line_then_good_rows_land_and_a_bad_one_is_quarantined(
+    demo: DemoResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sqlite3.connect(demo.workdir / "world" / "operational.sqlite") as conn:
+        header = [c[1] for c in conn.execute("PRAGMA table_info(payments)")]
+        rows = conn.execute("SELECT * FROM payments ORDER BY bill_id LIMIT 20").fetchall()
+    bad = list(rows[0])
+    bad[header.index("days_past_due")] = -3
+    lines = [",".join(header)] + [",".join("" if v is None else str(v) for v in row) for row in [*rows, bad]]
+    path = tmp_path / "payments.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    code = main(
+        ["mine", "--source", "payments", "--from", str(path), "--world", str(demo.workdir / "world"),
+         "--lake", str(tmp_path / "lake")]
+    )  # fmt: skip
+
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "payments: 20 rows written, 1 quarantined" in printed
+    assert "days_past_due" in printed
+    parts = list((tmp_path / "lake" / "raw" / "payments").rglob("*.parquet"))
+    assert sum(pq.read_table(p).num_rows for p in parts) == 20

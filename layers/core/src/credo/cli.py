@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 Command = Callable[[argparse.Namespace], int]
@@ -75,6 +75,56 @@ def cmd_mine(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    from credo.features import LABEL_BUYING, LABEL_CREDIT
+    from credo.settings import CredoSettings
+    from credo.warehouse import export_features
+    from credo.warehouse.protocol import Warehouse
+
+    settings = CredoSettings()
+    warehouse: Warehouse
+    if settings.redshift_workgroup:
+        from credo.warehouse.redshift import RedshiftWarehouse
+
+        warehouse = RedshiftWarehouse.create(
+            settings.redshift_workgroup, settings.redshift_database, settings.redshift_role_arn
+        )
+        where = f"Redshift workgroup {settings.redshift_workgroup}"
+    else:
+        from credo.warehouse.duckdb import DuckDBWarehouse
+
+        path = Path(args.warehouse or settings.warehouse_path or ".demo/warehouse.duckdb")
+        if not path.is_file():
+            print(
+                f"credo features: no warehouse at {path}: run `make demo` first or pass --warehouse",
+                file=sys.stderr,
+            )
+            return 2
+        warehouse = DuckDBWarehouse(path)
+        where = str(path)
+    table = export_features(warehouse, args.as_of, labels=args.labels)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out)
+    snapshots = ", ".join(d.isoformat() for d in sorted(set(args.as_of)))
+    print(f"{table.num_rows:,} rows ({table.num_columns} columns) as of {snapshots} from {where} → {out}")
+    if args.labels:
+        for label in (LABEL_CREDIT, LABEL_BUYING):
+            known = [v for v in table.column(label).to_pylist() if v is not None]
+            rate = f"{sum(known) / len(known):.1%} bad" if known else "no population"
+            print(f"  {label}: {len(known):,} labelled, {rate}")
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text}") from None
 
 
 def _timestamp(text: str) -> datetime:
@@ -156,6 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
     mine.add_argument("--aws", action="store_true", help="use the AWS resources the environment names")
     mine.add_argument("--json", action="store_true", help="also print the handler's result as JSON")
     mine.set_defaults(func=cmd_mine)
+
+    features = sub.add_parser(
+        "features",
+        help="export point-in-time features (and labels) from the warehouse to Parquet",
+        description="Features of every customer registered before each snapshot date, computed only from "
+        "data before it (docs/features.md); --labels adds the labels from the 6 months after it. Reads the "
+        "Redshift workgroup named by CREDO_REDSHIFT_WORKGROUP, else a DuckDB warehouse file.",
+    )
+    features.add_argument(
+        "--as-of", type=_date, nargs="+", required=True, metavar="DATE", help="snapshot date(s), YYYY-MM-DD"
+    )
+    features.add_argument("--out", required=True, help="the Parquet file to write")
+    features.add_argument("--labels", action="store_true", help="add the labels and their populations")
+    features.add_argument("--warehouse", help="DuckDB warehouse file (default .demo/warehouse.duckdb)")
+    features.set_defaults(func=cmd_features)
     return parser
 
 

@@ -54,6 +54,7 @@ from credo.synthetic.credit import LABEL_MONTHS
 from credo.warehouse import build_features, load_lake
 from credo.warehouse.duckdb import DuckDBWarehouse
 
+SHOWN_DETAILS = ("reference_matches", "bureau_hits", "bureau_no_hits", "bureau_retries", "bureau_unavailable")
 MINING_TIME = dt_time(2, 0)  # the schedules fire at 02:00 UTC on the 1st of each month
 LABELS = {c.TARGET_CREDIT: LABEL_CREDIT, c.TARGET_BUYING: LABEL_BUYING}
 POPULATIONS = {c.TARGET_CREDIT: "in_credit_population", c.TARGET_BUYING: "in_buying_population"}
@@ -136,7 +137,7 @@ def run_demo(workdir: Path, *, customers: int = 20_000, seed: int = 7, echo: boo
             mined = _replay_schedule(workdir / "world", config, settings, echo)
             for source, total in mined.items():
                 extra = ", ".join(
-                    f"{k} {v:,}" for k, v in total.items() if k.startswith(("bureau_", "registry_"))
+                    f"{name.replace('_', ' ')} {total[name]:,}" for name in SHOWN_DETAILS if name in total
                 )
                 notes.append(
                     f"{source}: {total['good']:,} rows, {total['quarantined']:,} quarantined in"

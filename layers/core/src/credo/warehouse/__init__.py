@@ -144,8 +144,18 @@ def build_training_set(warehouse: Warehouse, snapshots: Sequence[date]) -> pa.Ta
     return pa.concat_tables([build_features(warehouse, as_of) for as_of in sorted(set(snapshots))])
 
 
+LABEL_COLUMNS: Final[tuple[str, ...]] = FEATURE_TABLE_COLUMNS[-4:]  # labels and their populations
+
+
+def export_features(warehouse: Warehouse, snapshots: Sequence[date], *, labels: bool = False) -> pa.Table:
+    """The features (and with `labels`, the labels) at each snapshot date, for `credo features`."""
+    table = build_training_set(warehouse, snapshots)
+    return table if labels else table.drop_columns(list(LABEL_COLUMNS))
+
+
 __all__ = [
     "FEATURE_TABLE_COLUMNS",
+    "LABEL_COLUMNS",
     "SOURCE_TABLES",
     "TABLE_KEYS",
     "LoadResult",
@@ -155,6 +165,7 @@ __all__ = [
     "build_training_set",
     "count_rows",
     "create_tables",
+    "export_features",
     "load_lake",
     "load_source",
     "table_schema",
