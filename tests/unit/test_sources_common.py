@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from credo.sources import SqliteDatabase, batches_by_cursor, open_source_database, source_spec
+from credo.sources import SqlDatabase, batches_by_cursor, open_source_database, source_spec
 from credo.sources.common import parse_timestamp
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -92,9 +92,11 @@ def test_given_sqlite_when_reading_changes_then_rows_after_watermark_come_in_cur
 
 def test_given_missing_file_or_unknown_scheme_then_opening_fails(tmp_path: Any) -> None:
     with pytest.raises(FileNotFoundError):
-        SqliteDatabase(tmp_path / "absent.sqlite")
-    with pytest.raises(ValueError):
-        open_source_database("postgresql://host/db")
+        SqlDatabase(f"sqlite:///{tmp_path / 'absent.sqlite'}")
+    with pytest.raises(ValueError, match="Secrets Manager"):
+        open_source_database("postgresql://user:password@host/db")  # credentials never in the URL
+    with pytest.raises(ValueError, match="needs Secrets Manager"):
+        open_source_database("secret:credo/orders-db")
 
 
 def test_given_unknown_source_name_then_it_is_refused() -> None:

@@ -30,6 +30,7 @@ from credo.sources import SourceDatabase, open_source_database, source_spec
 from credo.sources import bureau as bureau_source
 from credo.sources import reference as reference_source
 from credo.sources.common import DEFAULT_BATCH_ROWS
+from credo.sources.reference import RegistryIndex
 
 TABLE_MINERS: Final = ("registrations", "orders", "payments")
 MINERS: Final = (*TABLE_MINERS, "marketing", "reference", "bureau")
@@ -58,7 +59,7 @@ class MiningDependencies:
 
     @cached_property
     def db(self) -> SourceDatabase:
-        return open_source_database(self.settings.source_db_url)
+        return open_source_database(self.settings.source_db_url, self.secrets)
 
     @cached_property
     def linkage_key(self) -> bytes:
@@ -124,7 +125,7 @@ def _mine_reference(
 ) -> MineResult:
     """Match changed registrations against the registries; match everyone again when a registry changes."""
     spec = source_spec("reference")
-    drops = [o for o in s3.list_objects(deps.settings.drops_bucket, c.REFERENCE_DROP_PREFIX)]
+    drops = list(s3.list_objects(deps.settings.drops_bucket, c.REFERENCE_DROP_PREFIX))
     files = (
         (f"{o.key}@{o.etag}", read_rows(s3.get_bytes(deps.settings.drops_bucket, o.key), o.key))
         for o in sorted(drops, key=lambda o: o.key)
@@ -137,7 +138,7 @@ def _mine_reference(
         # New registry content: the old cursor no longer means "matched", so start again.
         watermarks.put(spec.name, {REGISTRY_FINGERPRINT: index.fingerprint})
         if index.bad:
-            _write_registry_quarantine(s3, lake_bucket, index, now)
+            _write_registry_quarantine(s3, lake_bucket, index)
         details["registry_records_indexed"] = sum(len(r.encodings) for r in index.registries)
         details["registry_records_quarantined"] = len(index.bad)
     matcher = reference_source.RegistryMatcher(index, key, deps.linkage_key, matched_at=now)
@@ -170,7 +171,7 @@ def _mine_reference(
     return result
 
 
-def _write_registry_quarantine(s3: S3Store, bucket: str, index: Any, now: datetime) -> None:
+def _write_registry_quarantine(s3: S3Store, bucket: str, index: RegistryIndex) -> None:
     lines = "".join(json.dumps(bad.as_dict(), sort_keys=True) + "\n" for bad in index.bad)
     key = f"{c.QUARANTINE_PREFIX}/reference/registries/registry-{index.fingerprint}.jsonl"
     s3.put_bytes(bucket, key, lines.encode("utf-8"), "application/x-ndjson")

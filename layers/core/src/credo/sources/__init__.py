@@ -9,12 +9,11 @@ from credo.sources.common import (
     RawBatch,
     SourceDatabase,
     SourceSpec,
-    SqliteDatabase,
     Transform,
     batches_by_cursor,
-    open_source_database,
     process_rows,
 )
+from credo.sources.database import SqlDatabase, open_source_database
 
 SOURCES: Final[dict[str, SourceSpec]] = {
     spec.name: spec
@@ -36,7 +35,7 @@ __all__ = [
     "RawBatch",
     "SourceDatabase",
     "SourceSpec",
-    "SqliteDatabase",
+    "SqlDatabase",
     "Transform",
     "batches_by_cursor",
     "open_source_database",

@@ -5,11 +5,9 @@ Extraction is incremental on `updated_at` (the watermark). Rows come ordered by
 timestamp (no raw key ever needs to be stored) and the same window always yields the same batches.
 """
 
-import sqlite3
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final, Protocol
 
 import pyarrow as pa
@@ -20,11 +18,10 @@ from credo.privacy import tokenize, tokenize_key
 
 CURSOR_COLUMN: Final = "updated_at"
 DEFAULT_BATCH_ROWS: Final = 200_000
-_FETCH_ROWS: Final = 5_000
 
 
 class SourceDatabase(Protocol):
-    """An operational database to read changed rows from (SQLite locally; RDS can plug in later)."""
+    """An operational database to read changed rows from (credo.sources.database: SQLite, RDS)."""
 
     def read_changes(
         self, table: str, columns: Sequence[str], *, key_column: str, after: str | None
@@ -33,49 +30,6 @@ class SourceDatabase(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class SqliteDatabase:
-    """A read-only SQLite operational database. Timestamps are compared as stored (ISO text)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"source database not found: {self.path}")
-        self._connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-
-    def read_changes(
-        self, table: str, columns: Sequence[str], *, key_column: str, after: str | None
-    ) -> Generator[dict[str, Any], None, None]:
-        names = [_identifier(name) for name in (table, key_column, CURSOR_COLUMN, *columns)]
-        table_sql, key_sql, cursor_sql, column_sql = names[0], names[1], names[2], names[3:]
-        where = f"WHERE {cursor_sql} > ?" if after is not None else ""
-        sql = f"SELECT {', '.join(column_sql)} FROM {table_sql} {where} ORDER BY {cursor_sql}, {key_sql}"
-        cursor = self._connection.execute(sql, (after,) if after is not None else ())
-        try:
-            while rows := cursor.fetchmany(_FETCH_ROWS):
-                for row in rows:
-                    yield dict(zip(columns, row, strict=True))
-        finally:
-            cursor.close()
-
-    def close(self) -> None:
-        self._connection.close()
-
-
-def open_source_database(url: str) -> SourceDatabase:
-    """sqlite:///abs/path.sqlite or a plain file path → a SourceDatabase."""
-    if url.startswith("sqlite:///"):
-        return SqliteDatabase(url[len("sqlite:///") :])
-    if "://" not in url and url:
-        return SqliteDatabase(url)
-    raise ValueError("unsupported source database URL scheme (only sqlite:/// for now)")
-
-
-def _identifier(name: str) -> str:
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a plain SQL identifier: {name!r}")
-    return f'"{name}"'
 
 
 @dataclass(frozen=True)
