@@ -18,7 +18,7 @@ from credo import constants as c
 from credo.fake_bureau import FIXTURE_PATH, FakeBureau
 from credo.local import LocalLambdaContext, load_handler, scheduled_event, upload_drops
 from credo.miners import MINERS
-from credo.mining import mine, mine_drops, mine_file
+from credo.mining import backfill_slices, finish_backfill, mine, mine_drops, mine_file, mine_slice
 from credo.privacy import tokenize_key
 from credo.settings import CredoSettings
 from credo.sources import open_source_database
@@ -311,3 +311,33 @@ def test_given_every_miner_has_run_then_no_pii_is_in_the_lake_the_warehouse_or_t
     for where, text in haystacks.items():
         leaked = [value for value in secrets if value in text]
         assert leaked == [], f"{len(leaked)} PII values in the {where}"
+
+
+def test_given_a_first_load_in_three_slices_then_every_row_lands_once_and_the_next_run_continues(
+    aws: Aws, world: Path, world_end: datetime
+) -> None:
+    db = open_source_database(f"sqlite:///{world / 'operational.sqlite'}")
+    options: dict[str, Any] = {
+        "db": db, "s3": aws.s3, "key": aws.key, "now": world_end, "lake_bucket": aws.lake_bucket,
+        "batch_rows": 1_500,
+    }  # fmt: skip
+    try:
+        slices = backfill_slices("orders", db, parts=3)
+        results = [mine_slice("orders", after=a, through=t, **options) for a, t in slices]
+        keys = set(aws.s3.list_keys(aws.lake_bucket, c.RAW_PREFIX))
+        again = [mine_slice("orders", after=a, through=t, **options) for a, t in slices]  # a retried slice
+        through = finish_backfill("orders", results, watermarks=aws.watermarks, now=world_end)
+        after_backfill = mine("orders", watermarks=aws.watermarks, **options)
+    finally:
+        db.close()
+
+    orders = source_count(world, "orders")
+    rows = parquet_rows(aws, f"{c.RAW_PREFIX}/orders/")
+    assert len(slices) == 3 and all(r.good > 0 for r in results)
+    assert sum(r.good for r in results) == orders == len(rows) == len({row["order_id"] for row in rows})
+    assert (
+        set(aws.s3.list_keys(aws.lake_bucket, c.RAW_PREFIX)) == keys and sum(r.good for r in again) == orders
+    )
+    watermark = aws.watermarks.get("orders")
+    assert watermark is not None and watermark["updated_at"] == through == results[-1].watermark
+    assert after_backfill.good == 0  # the watermark carries on where the slices ended

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +33,7 @@ from credo.sources import (
     process_rows,
     source_spec,
 )
-from credo.sources.common import DEFAULT_BATCH_ROWS, Transform, as_utc_naive
+from credo.sources.common import DEFAULT_BATCH_ROWS, Transform, as_utc_naive, parse_timestamp
 
 CURSOR_ATTRIBUTE: Final = "updated_at"  # the watermark item's cursor (a timestamp, or a drop's key)
 PARQUET_COMPRESSION: Final = "snappy"  # what Redshift COPY reads everywhere
@@ -99,7 +100,8 @@ def mine_windows(
             if not watermarks.advance(spec.name, window.cursor, progress):
                 result.complete = False
                 break
-            result.watermark = window.cursor
+        if window.cursor is not None:
+            result.watermark = window.cursor  # how far this run got (recorded above when watermarked)
         if should_stop is not None and should_stop():
             result.complete = False
             break
@@ -136,6 +138,63 @@ def mine(
         now=now,
         should_stop=should_stop,
     )
+
+
+def backfill_slices(source: str, db: SourceDatabase, parts: int) -> list[tuple[str | None, str | None]]:
+    """(after, through] bounds of `parts` contiguous slices of a table source, for a first load.
+
+    Slices are mined side by side (`mine_slice`, one process or Lambda each) and the watermark is
+    set once all are written (`finish_backfill`); the cut points come from the data, so the same
+    plan always gives the same windows and the same lake objects.
+    """
+    spec = source_spec(source)
+    if spec.table is None:
+        raise ValueError(f"source {source!r} is not read from a table")
+    bounds: list[str | None] = [None, *db.cursor_cuts(spec.table, parts), None]
+    return list(pairwise(bounds))
+
+
+def mine_slice(
+    source: str,
+    *,
+    after: str | None,
+    through: str | None,
+    db: SourceDatabase,
+    s3: S3Store,
+    key: bytes,
+    now: datetime,
+    lake_bucket: str,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> MineResult:
+    """Mine one backfill slice: rows with after < updated_at <= through (and <= now); no watermark."""
+    spec = source_spec(source)
+    limit = as_utc_naive(now)
+    bound = None if through is None else parse_timestamp(through)
+    if bound is not None and bound < limit:
+        limit = bound
+    return mine_windows(
+        spec,
+        lambda _state: table_windows(spec, db, after=after, now=limit, batch_rows=batch_rows),
+        transform=spec.transform(key),
+        key=key,
+        s3=s3,
+        watermarks=None,
+        lake_bucket=lake_bucket,
+        now=now,
+    )
+
+
+def finish_backfill(
+    source: str, slices: list[MineResult], *, watermarks: WatermarkStore, now: datetime
+) -> str | None:
+    """Set the watermark where the last slice ended, once every slice is complete; returns it."""
+    if not slices or not all(result.complete for result in slices):
+        raise ValueError("a backfill finishes only when every slice is complete")
+    through = max((r.watermark for r in slices if r.watermark is not None), default=None)
+    if through is not None:
+        rows = sum(r.good + r.quarantined for r in slices)
+        watermarks.advance(source_spec(source).name, through, {"rows": rows, "moved_at": _iso(now)})
+    return through
 
 
 def mine_drops(

@@ -29,6 +29,10 @@ class SourceDatabase(Protocol):
         """Rows whose updated_at is after `after` (all rows when None), ordered by (updated_at, key)."""
         ...
 
+    def cursor_cuts(self, table: str, parts: int) -> list[str]:
+        """updated_at values cutting the table's rows into `parts` slices of about equal size."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -57,6 +57,22 @@ class SqlDatabase:
                 for row in rows:
                     yield dict(zip(columns, row, strict=True))
 
+    def cursor_cuts(self, table: str, parts: int) -> list[str]:
+        """updated_at values at the 1/parts, 2/parts, … quantiles of the rows (distinct, ascending)."""
+        if parts < 1:
+            raise ValueError("parts must be positive")
+        cursor: sa.ColumnClause[Any] = sa.column(_identifier(CURSOR_COLUMN))
+        source = sa.table(_identifier(table), cursor)
+        with self._engine.connect() as connection:
+            rows = connection.execute(sa.select(sa.func.count()).select_from(source)).scalar_one()
+            cuts = []
+            for k in range(1, parts):
+                at = sa.select(cursor).select_from(source).order_by(cursor).limit(1).offset(rows * k // parts)
+                value = connection.execute(at).scalar()
+                if value is not None:
+                    cuts.append(str(value))
+        return sorted(set(cuts))
+
     def close(self) -> None:
         self._engine.dispose()
 
