@@ -7,7 +7,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 from credo import constants as c
 from credo.fake_bureau import FIXTURE_PATH, FakeBureau
 from credo.local import LocalLambdaContext, load_handler, scheduled_event, upload_drops
-from credo.miners import MINERS
+from credo.miners import MINERS, PENDING_LOOKUPS_KEY
 from credo.mining import backfill_slices, finish_backfill, mine, mine_drops, mine_file, mine_slice
 from credo.privacy import tokenize_key
 from credo.settings import CredoSettings
@@ -341,3 +341,32 @@ def test_given_a_first_load_in_three_slices_then_every_row_lands_once_and_the_ne
     watermark = aws.watermarks.get("orders")
     assert watermark is not None and watermark["updated_at"] == through == results[-1].watermark
     assert after_backfill.good == 0  # the watermark carries on where the slices ended
+
+
+@pytest.mark.parametrize("bureau_failure_rate", [1.0])
+def test_given_lookups_left_unavailable_when_the_bureau_is_back_then_the_next_run_asks_again(
+    aws: Aws, world: Path, world_end: datetime, miners_env: FakeBureau
+) -> None:
+    first = load_handler("mine_bureau").handler(
+        scheduled_event("credo-mine-bureau", world_end), LocalLambdaContext()
+    )
+    customers = source_count(world, "registrations")
+    with FakeBureau(
+        world / FIXTURE_PATH, api_key="test", lookup_key=bytes(range(32)), failure_rate=0.0
+    ) as healthy:
+        aws.secrets.put_string(BUREAU_SECRET, healthy.secret_json())
+        later = world_end + timedelta(days=1)
+        second = load_handler("mine_bureau").handler(
+            scheduled_event("credo-mine-bureau", later), LocalLambdaContext()
+        )
+
+    pending = json.loads(aws.s3.get_bytes(aws.lake_bucket, PENDING_LOOKUPS_KEY))
+    reports = parquet_rows(aws, f"{c.RAW_PREFIX}/bureau/")
+    latest = {row["token"]: row for row in sorted(reports, key=lambda row: row["updated_at"])}
+    assert first["details"]["bureau_unavailable"] == customers
+    assert second["good"] == 0  # no registration changed: only the retry ran
+    assert second["details"]["bureau_retried_from_earlier_runs"] == customers
+    assert second["details"]["bureau_hits"] > 0 and second["details"]["bureau_unavailable"] == 0
+    assert pending == {}
+    assert len(latest) == customers and {row["status"] for row in latest.values()} == {"hit", "no_hit"}
+    assert all(json.dumps(row, default=str).count("+91") == 0 for row in reports)  # no phone anywhere

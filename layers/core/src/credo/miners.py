@@ -23,13 +23,13 @@ from credo.adapters.s3 import S3Store
 from credo.adapters.secrets import SecretStore
 from credo.bureau import BureauClient, RateLimiter, load_bureau_config
 from credo.extraction import Window, read_rows, table_windows
-from credo.mining import CURSOR_ATTRIBUTE, MineResult, mine, mine_drops, mine_windows
+from credo.mining import CURSOR_ATTRIBUTE, MineResult, mine, mine_drops, mine_windows, write_window
 from credo.privacy import load_hmac_key
 from credo.settings import CredoSettings
 from credo.sources import SourceDatabase, open_source_database, source_spec
 from credo.sources import bureau as bureau_source
 from credo.sources import reference as reference_source
-from credo.sources.common import DEFAULT_BATCH_ROWS
+from credo.sources.common import DEFAULT_BATCH_ROWS, ProcessedRows
 from credo.sources.reference import RegistryIndex
 
 TABLE_MINERS: Final = ("registrations", "orders", "payments")
@@ -39,6 +39,8 @@ FILE_MINERS: Final = (*TABLE_MINERS, "marketing")
 # The enrichment miners send people to a matcher or an API: smaller batches keep each call short.
 ENRICHMENT_BATCH_ROWS: Final = 20_000
 REGISTRY_FINGERPRINT: Final = "registry_fingerprint"
+# Lookups the bureau could not answer, {token: lookup token}, asked again by the next run.
+PENDING_LOOKUPS_KEY: Final = "state/bureau/pending-lookups.json"
 
 
 @dataclass
@@ -102,14 +104,53 @@ def run_miner(
     if source == "bureau":
         client, lookup_key = deps.bureau
         enrichment = bureau_source.BureauEnrichment(client, deps.key, lookup_key, looked_up_at=now)
+        retried = _retry_pending_lookups(deps, enrichment, now=now)
         result = mine(
             source, db=deps.db, batch_rows=batch_rows or ENRICHMENT_BATCH_ROWS, transform=enrichment, **common
         )
+        _save_pending_lookups(deps, enrichment)
         result.details.update({f"bureau_{name}": value for name, value in enrichment.counts.items()})
+        result.details["bureau_retried_from_earlier_runs"] = retried
         return result
     if source == "reference":
         return _mine_reference(deps, batch_rows=batch_rows or ENRICHMENT_BATCH_ROWS, **common)
     raise ValueError(f"unknown miner {source!r}; known: {', '.join(MINERS)}")
+
+
+def _retry_pending_lookups(
+    deps: MiningDependencies, enrichment: bureau_source.BureauEnrichment, *, now: datetime
+) -> int:
+    """Ask the bureau again for the lookups earlier runs could not get; returns how many were asked.
+
+    Only the customer token and the keyed lookup token were kept (never the phone or birth date),
+    in the lake's state/ prefix, which no warehouse load reads.
+    """
+    settings = deps.settings
+    if not deps.s3.exists(settings.lake_bucket, PENDING_LOOKUPS_KEY):
+        return 0
+    pending: dict[str, str] = json.loads(deps.s3.get_bytes(settings.lake_bucket, PENDING_LOOKUPS_KEY))
+    enrichment.pending.update(pending)
+    if not pending:
+        return 0
+    spec = source_spec("bureau")
+    rows = enrichment.look_up(list(pending), list(pending.values()))
+    window = Window(
+        window_id=f"retry-{bureau_source.pending_digest(pending, now)}",
+        partition=now.date().isoformat(),
+        rows=rows,
+        origin=f"s3://{settings.lake_bucket}/{PENDING_LOOKUPS_KEY}",
+    )
+    write_window(
+        spec, window, ProcessedRows(good=rows), s3=deps.s3, lake_bucket=settings.lake_bucket, now=now
+    )
+    return len(pending)
+
+
+def _save_pending_lookups(deps: MiningDependencies, enrichment: bureau_source.BureauEnrichment) -> None:
+    settings = deps.settings
+    if enrichment.pending or deps.s3.exists(settings.lake_bucket, PENDING_LOOKUPS_KEY):
+        body = json.dumps(enrichment.pending, sort_keys=True).encode("utf-8")
+        deps.s3.put_bytes(settings.lake_bucket, PENDING_LOOKUPS_KEY, body, "application/json")
 
 
 def _mine_reference(

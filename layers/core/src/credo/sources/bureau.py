@@ -7,6 +7,7 @@ A lookup the bureau could not answer after its retries is recorded as `unavailab
 failed run; the next lookup of that customer replaces it.
 """
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,20 +61,38 @@ class BureauEnrichment:
     lookup_key: bytes
     looked_up_at: datetime
     counts: dict[str, int] = field(default_factory=dict)  # summed over the run, for metrics
+    # (token, lookup key) of lookups the bureau could not answer: the next run asks again
+    pending: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, records: Sequence[SourceRecord]) -> list[dict[str, Any]]:
         people = [record for record in records if isinstance(record, RegistrationRecord)]
+        tokens = [tokenize(p.customer_id, self.token_key) for p in people]
         keys = [bureau_lookup_key(p.phone, p.date_of_birth, self.lookup_key) for p in people]
+        return self.look_up(tokens, keys)
+
+    def look_up(self, tokens: Sequence[str], keys: Sequence[str]) -> list[dict[str, Any]]:
+        """One report row per token, from the bureau's answer for its lookup key."""
         if not keys:
             return []
         outcome = self.bureau.lookup(keys)
         for name, value in outcome.metrics().items():
             self.counts[name] = self.counts.get(name, 0) + value
         when = as_utc_naive(self.looked_up_at)
-        return [
-            report_row(tokenize(person.customer_id, self.token_key), outcome.reports[key], when)
-            for person, key in zip(people, keys, strict=True)
-        ]
+        rows = []
+        for token, key in zip(tokens, keys, strict=True):
+            report = outcome.reports[key]
+            rows.append(report_row(token, report, when))
+            if report.status == "unavailable":
+                self.pending[token] = key
+            else:
+                self.pending.pop(token, None)
+        return rows
+
+
+def pending_digest(pending: Mapping[str, str], now: datetime) -> str:
+    """Deterministic id of a retry of pending lookups: the same pending set at the same time, the same id."""
+    text = "|".join(sorted(pending)) + "|" + now.isoformat()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
 def report_row(token: str, report: Report, looked_up_at: datetime) -> dict[str, Any]:
