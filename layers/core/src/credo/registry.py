@@ -38,6 +38,45 @@ class ObjectStore(Protocol):
         """The object's bytes, or None when the key does not exist."""
         ...
 
+    def list_keys(self, prefix: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Whether a challenger replaces the champion, and the reason the report prints."""
+
+    promote: bool
+    reason: str
+    challenger_auc: float
+    champion_auc: float | None
+
+
+def decide_promotion(
+    challenger_auc: float, champion_auc: float | None, *, champion_version: str | None = None
+) -> PromotionDecision:
+    """The challenger becomes champion unless it is worse on the same out-of-time holdout.
+
+    `champion_auc` is the champion's AUC on the challenger's holdout (None: no champion, or one that
+    cannot be scored on these features); a tie promotes, so a retrain on fresher data can replace
+    an equally good model.
+    """
+    if champion_auc is None:
+        reason = (
+            "no comparable champion"
+            if champion_version is None
+            else (f"champion {champion_version} cannot be scored on this holdout (another feature schema)")
+        )
+        return PromotionDecision(True, reason, challenger_auc, None)
+    if challenger_auc >= champion_auc:
+        reason = f"out-of-time AUC {challenger_auc:.4f} ≥ champion's {champion_auc:.4f} on the same holdout"
+        return PromotionDecision(True, reason, challenger_auc, champion_auc)
+    who = f"champion {champion_version}" if champion_version else "the champion"
+    reason = (
+        f"{who} stays: its out-of-time AUC {champion_auc:.4f} beats the challenger's"
+        f" {challenger_auc:.4f} on the same holdout"
+    )
+    return PromotionDecision(False, reason, challenger_auc, champion_auc)
+
 
 class RegistrableModel(Protocol):
     """What a trained model offers the registry (credo.training.TrainedModel satisfies it)."""
@@ -127,6 +166,31 @@ class ModelRegistry:
             raise RegistryError(f"champion {ref.model_version} points at missing {ref.model_key}")
         return LoadedModel(ref=ref, onnx_bytes=body)
 
+    def versions(self, target: str) -> list[dict[str, Any]]:
+        """Every registered version of a target, oldest first: its card, and whether it is champion."""
+        champion = self.champion(target)
+        prefix = f"{_segment(target)}/"
+        found = sorted(
+            {
+                key[len(prefix) :].split("/", 1)[0]
+                for key in self._store.list_keys(prefix)
+                if key.endswith(MODEL_FILE)
+            }
+        )
+        listed = []
+        for version in found:
+            card = self.model_card(target, version) or {}
+            listed.append(
+                {
+                    "target": target,
+                    "model_version": version,
+                    "champion": champion is not None and champion.model_version == version,
+                    "created_at": card.get("created_at"),
+                    "card": card,
+                }
+            )
+        return sorted(listed, key=lambda v: (str(v["created_at"] or ""), v["model_version"]))
+
     def model_card(self, target: str, model_version: str) -> dict[str, Any] | None:
         raw = self._store.get_bytes(_key(_segment(target), _segment(model_version), MODEL_CARD_FILE))
         return None if raw is None else dict(json.loads(raw))
@@ -159,6 +223,9 @@ class _BucketObjects:
 
     def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_bytes(self._bucket, key, body, content_type)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return list(self._s3.list_keys(self._bucket, prefix))
 
     def get_bytes(self, key: str) -> bytes | None:
         # A HEAD first costs a few ms, paid at registration and cold start only, never per request.

@@ -1,0 +1,83 @@
+"""The model registry on an in-memory object store: versions, champion pointer, promotion rule."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from credo.registry import ModelRegistry, RegistryError, decide_promotion
+
+
+class MemoryStore:
+    """A fake ObjectStore: a dict of key → bytes."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        self.objects[key] = body
+
+    def get_bytes(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return sorted(key for key in self.objects if key.startswith(prefix))
+
+
+@dataclass(frozen=True)
+class Model:
+    target: str
+    model_version: str
+    onnx_bytes: bytes = b"onnx"
+    model_card: dict[str, Any] = field(default_factory=dict)
+
+
+def test_given_a_challenger_that_is_worse_on_the_same_holdout_then_the_champion_stays_and_says_why() -> None:
+    decision = decide_promotion(0.71, 0.74, champion_version="credit-1")
+
+    assert not decision.promote
+    assert "credit-1 stays" in decision.reason and "0.7400" in decision.reason and "0.7100" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "version", "reason"),
+    [
+        (0.74, 0.74, "credit-1", "≥ champion's"),  # a tie promotes: fresher data, equally good
+        (0.80, 0.74, "credit-1", "≥ champion's"),
+        (0.60, None, None, "no comparable champion"),
+        (0.60, None, "credit-1", "another feature schema"),
+    ],
+)
+def test_given_a_challenger_not_worse_or_no_comparable_champion_then_it_is_promoted(
+    challenger: float, champion: float | None, version: str | None, reason: str
+) -> None:
+    decision = decide_promotion(challenger, champion, champion_version=version)
+
+    assert decision.promote and reason in decision.reason
+
+
+def test_given_two_versions_when_listed_then_the_champion_is_marked_and_rollback_is_a_promote() -> None:
+    registry = ModelRegistry(MemoryStore())
+    registry.register(
+        Model("credit", "credit-20260101-a", model_card={"created_at": "2026-01-01"}), promote=True
+    )
+    registry.register(
+        Model("credit", "credit-20260201-b", model_card={"created_at": "2026-02-01"}), promote=True
+    )
+    registry.register(Model("buying", "buying-20260201-c"), promote=True)
+
+    before = [(v["model_version"], v["champion"]) for v in registry.versions("credit")]
+    registry.promote("credit", "credit-20260101-a")  # roll back
+    after = [(v["model_version"], v["champion"]) for v in registry.versions("credit")]
+
+    assert before == [("credit-20260101-a", False), ("credit-20260201-b", True)]
+    assert after == [("credit-20260101-a", True), ("credit-20260201-b", False)]
+    assert registry.load_champion("credit").ref.model_version == "credit-20260101-a"
+
+
+def test_given_an_unregistered_version_when_promoted_then_it_is_refused() -> None:
+    registry = ModelRegistry(MemoryStore())
+
+    with pytest.raises(RegistryError, match="not registered"):
+        registry.promote("credit", "credit-nope")
+    assert registry.versions("credit") == []
