@@ -120,6 +120,42 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import warnings
+
+    from credo.training.byo import TableError, train_table
+
+    # Convergence chatter of single folds would bury the comparison; the report records the fits.
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", module="sklearn")
+    print(f"training the model zoo on {args.table} (label {args.label!r}) …", flush=True)
+    try:
+        report = train_table(
+            Path(args.table),
+            label=args.label,
+            positive=args.positive,
+            time_column=args.time_column,
+            out=Path(args.out),
+            models=args.models,
+        )
+    except TableError as error:
+        print(f"credo train: {error}", file=sys.stderr)
+        return 2
+    header = f"{'model':<24} {'ROC-AUC':>8} {'F1':>6} {'PR-AUC':>7} {'Brier':>6} {'KS':>6}"
+    print(f"\n  {header}   ({report['validation']} cross-validation)")
+    for name, figures in report["models"].items():
+        cells = [figures.get(key) for key in ("roc_auc", "f1", "pr_auc", "brier", "ks")]
+        text = " ".join(
+            f"{'-' if v is None else format(v, '.3f'):>{w}}"
+            for v, w in zip(cells, (8, 6, 7, 6, 6), strict=True)
+        )
+        print(f"  {name:<24} {text}{'   ← selected' if name == report['selected'] else ''}")
+    out = Path(args.out)
+    print(f"\nselected {report['selected']}: {report['selection_reason']}")
+    print(f"wrote {out / 'model.onnx'}, {out / 'report.json'}, {out / 'report.html'}")
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -221,6 +257,33 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--labels", action="store_true", help="add the labels and their populations")
     features.add_argument("--warehouse", help="DuckDB warehouse file (default .demo/warehouse.duckdb)")
     features.set_defaults(func=cmd_features)
+
+    from credo.training.zoo import ZOO
+
+    train = sub.add_parser(
+        "train",
+        help="train the model zoo on your own labelled table (CSV or Parquet) and pick the best",
+        description="Cross-validate every zoo model (decision tree, SVM, logistic regression, MLP, extra "
+        "trees, random forest, gradient boosting) on any labelled table — numeric and text columns, missing "
+        "values, any column names — out of time when --time-column is given; export the best to ONNX and "
+        "write DIR/model.onnx, DIR/report.json and DIR/report.html.",
+    )
+    train.add_argument("--table", required=True, metavar="FILE", help="a .csv or .parquet table")
+    train.add_argument("--label", required=True, metavar="COLUMN", help="the outcome column")
+    train.add_argument(
+        "--positive",
+        metavar="VALUE",
+        help="the label value that is the bad outcome (default: 1 / true / yes)",
+    )
+    train.add_argument("--time-column", metavar="COL", help="validate out of time, ordered by this column")
+    train.add_argument("--out", required=True, metavar="DIR", help="where to write the model and the report")
+    train.add_argument(
+        "--models",
+        nargs="+",
+        choices=[spec.name for spec in ZOO],
+        help="only these zoo models (default: all)",
+    )
+    train.set_defaults(func=cmd_train)
     return parser
 
 

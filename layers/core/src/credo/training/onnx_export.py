@@ -4,14 +4,22 @@ Conversion follows sklearn-onnx's advice: zipmap off (a plain probability tensor
 opset, float32 input named "features" of shape [None, n_features].
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import onnx
-from skl2onnx import convert_sklearn
+from onnx import TensorProto
+from skl2onnx import convert_sklearn, update_registered_converter
+from skl2onnx.common._container import ModelComponentContainer
+from skl2onnx.common._registration import get_converter, register_converter
+from skl2onnx.common._topology import Operator, Scope
 from skl2onnx.common.data_types import FloatTensorType
+from skl2onnx.operator_converters.common import concatenate_variables
+from sklearn.impute import MissingIndicator
 from sklearn.pipeline import Pipeline
 
 from credo.features import FEATURE_NAMES
@@ -20,6 +28,7 @@ from credo.scoring.model import INPUT_NAME, ScoringModel
 # Pinned so a library upgrade cannot silently change the operators a deployed runtime must support.
 TARGET_OPSET: Final[dict[str, int]] = {"": 17, "ai.onnx.ml": 3}
 PARITY_TOLERANCE: Final = 1e-4
+_EXTRA_TREES: Final = "SklearnExtraTreesClassifier"
 
 
 class ParityError(RuntimeError):
@@ -55,3 +64,62 @@ def check_parity(
     if gap > tolerance:
         raise ParityError(f"ONNX parity failed: max |Δp| = {gap:.2e} > {tolerance:.0e}")
     return gap
+
+
+@contextmanager
+def zoo_converters() -> Iterator[None]:
+    """While open, skl2onnx converts what the model zoo needs and it lacks; export_pipeline never needs it."""
+    update_registered_converter(
+        MissingIndicator, "CredoMissingIndicator", _missing_indicator_shape, _convert_missing_indicator
+    )
+    # skl2onnx 1.20 asks an ExtraTreesClassifier inside CalibratedClassifierCV for raw scores, then fails
+    # ("cannot implement decision_function"); scikit-learn calibrates ExtraTrees on predict_proba, as it
+    # does RandomForest, so for the conversion the trees give probabilities.
+    registered = get_converter(_EXTRA_TREES)
+    register_converter(
+        _EXTRA_TREES,
+        partial(_convert_from_probabilities, registered),
+        overwrite=True,
+        options=registered.get_allowed_options(),
+    )
+    try:
+        yield
+    finally:
+        register_converter(
+            _EXTRA_TREES, registered._fct, overwrite=True, options=registered.get_allowed_options()
+        )
+
+
+def _convert_from_probabilities(
+    converter: Callable[..., None], scope: Scope, operator: Operator, container: ModelComponentContainer
+) -> None:
+    container.add_options(id(operator.raw_operator), {"raw_scores": False})
+    converter(scope, operator, container)
+
+
+def _missing_indicator_shape(operator: Operator) -> None:
+    width = len(operator.raw_operator.features_)
+    operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _convert_missing_indicator(scope: Scope, operator: Operator, container: ModelComponentContainer) -> None:
+    """MissingIndicator as IsNaN over the inputs, then only the columns it kept, as 0.0 / 1.0."""
+    indicator: MissingIndicator = operator.raw_operator
+    if not (isinstance(indicator.missing_values, float) and np.isnan(indicator.missing_values)):
+        raise NotImplementedError("only MissingIndicator(missing_values=np.nan) converts")
+    values = concatenate_variables(scope, operator.inputs, container)
+    is_nan = scope.get_unique_variable_name("is_nan")
+    as_float = scope.get_unique_variable_name("is_nan_float")
+    kept = scope.get_unique_variable_name("indicator_columns")
+    container.add_node("IsNaN", [values], [is_nan], name=scope.get_unique_operator_name("IsNaN"))
+    container.add_node(
+        "Cast", [is_nan], [as_float], to=TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast")
+    )
+    container.add_initializer(kept, TensorProto.INT64, [len(indicator.features_)], list(indicator.features_))
+    container.add_node(
+        "Gather",
+        [as_float, kept],
+        [operator.outputs[0].full_name],
+        axis=1,
+        name=scope.get_unique_operator_name("Gather"),
+    )

@@ -146,6 +146,7 @@ def _target_report(result: TargetResult, curve_points: int) -> dict[str, Any]:
             loss_given_bad=costs.loss_given_bad,
             margin_per_good=costs.margin_per_good,
         ),
+        # a proposal names a policy field: only Credo's own targets have one (not a user's table)
         "threshold_proposal": metrics.recommend_thresholds(
             chosen.y_true,
             chosen.p_bad,
@@ -154,7 +155,9 @@ def _target_report(result: TargetResult, curve_points: int) -> dict[str, Any]:
             loss_given_bad=costs.loss_given_bad,
             margin_per_good=costs.margin_per_good,
             current_threshold=result.current_threshold,
-        ),
+        )
+        if result.target in TARGET_LABELS
+        else None,
     }
 
 
@@ -295,8 +298,11 @@ def _target_html(target: str, body: Mapping[str, Any]) -> str:
         + _metrics_table(models, selected)
         + f"<h3>Cut-off table for {_e(selected)}</h3>"
         + _cutoff_table(body["cutoff_table"])
-        + "<h3>Threshold proposal (not applied)</h3>"
-        + _proposal(body["threshold_proposal"]),
+        + (
+            "<h3>Threshold proposal (not applied)</h3>" + _proposal(body["threshold_proposal"])
+            if body.get("threshold_proposal")
+            else ""
+        ),
     )
 
 

@@ -1,0 +1,351 @@
+"""The model zoo: seven calibrated scikit-learn Pipelines that each export to one ONNX graph with parity.
+
+Every model is ONE Pipeline: preprocessing (median imputation + missing indicators, scaling where the
+model needs it, one-hot encoding of text columns) and the classifier inside a sigmoid (Platt)
+CalibratedClassifierCV. Isotonic calibration does not survive ONNX conversion; sigmoid does.
+
+Model input, the same for fitting and serving (`model_input` builds it from a DataFrame):
+- numeric columns only: one float32 matrix, columns in `numeric` order; its ONNX input is the
+  scoring contract's single "features" tensor [None, len(numeric)], NaN = missing;
+- with text columns: one ONNX input per column, named exactly as the column: float32 [None, 1] for
+  numeric ones (NaN = missing), string [None, 1] for categorical ones. ONNX strings cannot be NaN,
+  so a missing category travels as MISSING_CATEGORY ("") in both scikit-learn and ONNX.
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+import onnxruntime as ort
+import pandas as pd
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.base import ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
+
+from credo.scoring.model import BAD_CLASS_INDEX, INPUT_NAME, PROBABILITIES_OUTPUT
+from credo.training.onnx_export import TARGET_OPSET, zoo_converters
+
+MISSING_CATEGORY: Final = ""
+CATEGORY_FILL: Final = "(missing)"
+CALIBRATION_FOLDS: Final = 3
+LATENCY_CALLS: Final = 300
+THROUGHPUT_BATCH_ROWS: Final = 10_000
+
+ModelInput: TypeAlias = npt.NDArray[np.float32] | pd.DataFrame
+
+
+class PipelineBuilder(Protocol):
+    def __call__(self, numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One zoo model: how to build its unfitted Pipeline, and what to know before fitting it."""
+
+    name: str
+    build: PipelineBuilder
+    description: str
+    max_fit_rows: int | None = None  # fit on a random sample of at most this many rows
+    notes: str = ""
+
+
+def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, scale: bool) -> Pipeline:
+    numeric_steps: list[tuple[str, Any]] = [
+        (
+            "impute",
+            FeatureUnion(
+                [
+                    # keep_empty_features: a column never seen filled still gets a (zero) slot.
+                    ("median", SimpleImputer(strategy="median", keep_empty_features=True)),
+                    # Missingness is itself a signal (no bureau file, no orders); error_on_new=False
+                    # because a column complete in training may still arrive empty at serving time.
+                    ("missing", MissingIndicator(features="missing-only", error_on_new=False)),
+                ]
+            ),
+        )
+    ]
+    if scale:
+        numeric_steps.append(("scale", StandardScaler()))
+    numeric_pipeline = Pipeline(numeric_steps)
+    if not categorical:
+        return numeric_pipeline
+    # No max_categories / min_frequency: skl2onnx 1.20 cannot convert infrequent-category grouping, so a
+    # high-cardinality text column must arrive bucketed (every category seen in fitting is one column).
+    categorical_pipeline = Pipeline(
+        [
+            (
+                "impute",
+                SimpleImputer(missing_values=MISSING_CATEGORY, strategy="constant", fill_value=CATEGORY_FILL),
+            ),
+            (
+                "one_hot",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            ),
+        ]
+    )
+    return Pipeline(
+        [
+            (
+                "columns",
+                ColumnTransformer(
+                    [
+                        ("numeric", numeric_pipeline, list(numeric)),
+                        ("text", categorical_pipeline, list(categorical)),
+                    ]
+                ),
+            )
+        ]
+    )
+
+
+def _calibrated(
+    numeric: Sequence[str], categorical: Sequence[str], classifier: ClassifierMixin, *, scale: bool
+) -> Pipeline:
+    # class_weight stays None everywhere: the score scale reads probabilities as odds (see train.py).
+    # ensemble=False: one classifier fitted on all rows (one model's size in ONNX), its sigmoid fitted
+    # on out-of-fold scores, so the calibration never sees scores of rows the classifier learnt from.
+    calibrated = CalibratedClassifierCV(classifier, method="sigmoid", cv=CALIBRATION_FOLDS, ensemble=False)
+    return Pipeline([("prepare", _preprocessor(numeric, categorical, scale=scale)), ("model", calibrated)])
+
+
+def build_decision_tree(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
+    tree = DecisionTreeClassifier(max_depth=6, min_samples_leaf=50, random_state=seed)
+    return _calibrated(numeric, categorical, tree, scale=False)
+
+
+def build_svm(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
+    svm = LinearSVC(C=0.1, dual=False, max_iter=2000, random_state=seed)
+    return _calibrated(numeric, categorical, svm, scale=True)
+
+
+def build_logistic_regression(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
+    regression = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+    return _calibrated(numeric, categorical, regression, scale=True)
+
+
+def build_mlp(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
+    # No early_stopping: its validation score is accuracy, which sits at the majority rate on a 5–35 %
+    # bad rate and stopped a 1.5k-row table after a dozen epochs (AUC below chance). Strong L2 and ≤ 30
+    # epochs instead: on 50k rows with 58 noise columns α=1 gave AUC 0.784 vs 0.714 with α=1e-3.
+    network = MLPClassifier(
+        hidden_layer_sizes=(64, 32, 16),
+        alpha=1.0,
+        batch_size=256,
+        learning_rate_init=1e-3,
+        max_iter=30,
+        n_iter_no_change=5,
+        random_state=seed,
+    )
+    return _calibrated(numeric, categorical, network, scale=True)
+
+
+def build_extra_trees(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
+    forest = ExtraTreesClassifier(
+        n_estimators=100, max_depth=8, min_samples_leaf=50, max_features="sqrt", n_jobs=-1, random_state=seed
+    )
+    return _calibrated(numeric, categorical, forest, scale=False)
+
+
+def build_random_forest(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
+    forest = RandomForestClassifier(
+        n_estimators=100,
+        max_depth=8,
+        min_samples_leaf=50,
+        max_features="sqrt",
+        max_samples=0.5,
+        n_jobs=-1,
+        random_state=seed,
+    )
+    return _calibrated(numeric, categorical, forest, scale=False)
+
+
+def build_hist_gradient_boosting(
+    numeric: Sequence[str], categorical: Sequence[str], *, seed: int
+) -> Pipeline:
+    boosting = HistGradientBoostingClassifier(
+        max_iter=200,
+        learning_rate=0.05,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        random_state=seed,
+    )
+    return _calibrated(numeric, categorical, boosting, scale=False)
+
+
+ZOO: Final[tuple[ModelSpec, ...]] = (
+    ModelSpec("decision_tree", build_decision_tree, "one decision tree, depth ≤ 6, ≥ 50 rows a leaf"),
+    ModelSpec(
+        "svm",
+        build_svm,
+        "linear support vector machine (LinearSVC, C=0.1) on scaled features",
+        max_fit_rows=500_000,
+        notes="Linear variant: kernel SVC is O(n²) and its ONNX grows with the support vectors; "
+        "skl2onnx converts no kernel approximation (Nystroem, RBFSampler). Capped at 500k rows.",
+    ),
+    ModelSpec("logistic_regression", build_logistic_regression, "L2 logistic regression on scaled features"),
+    ModelSpec(
+        "mlp",
+        build_mlp,
+        "deep network: 3 hidden ReLU layers (64, 32, 16), Adam, L2 α=1, ≤ 30 epochs",
+        max_fit_rows=500_000,
+        notes="Stops on a training-loss plateau (5 epochs) or at 30 epochs, not on accuracy; capped so the "
+        "four fits calibration needs stay bounded.",
+    ),
+    ModelSpec("extra_trees", build_extra_trees, "100 extremely randomised trees, depth ≤ 8"),
+    ModelSpec("random_forest", build_random_forest, "100 trees on half-samples, depth ≤ 8"),
+    ModelSpec(
+        "hist_gradient_boosting",
+        build_hist_gradient_boosting,
+        "gradient-boosted trees: 200 rounds of ≤ 15 leaves, learning rate 0.05",
+    ),
+)
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The zoo model called `name`; ValueError naming the known models otherwise."""
+    for spec in ZOO:
+        if spec.name == name:
+            return spec
+    raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(spec.name for spec in ZOO)}")
+
+
+def model_input(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> ModelInput:
+    """The rows as the Pipeline and its ONNX graph see them (float32 numbers, "" for a missing category)."""
+    missing = [name for name in (*numeric, *categorical) if name not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks columns: {', '.join(missing)}")
+    # float32 in fitting too, so tree split thresholds sit where onnxruntime's float32 input sees them.
+    numbers = frame[list(numeric)].to_numpy(dtype=np.float32, na_value=np.nan)
+    if not categorical:
+        return numbers
+    columns: dict[str, Any] = {name: numbers[:, i] for i, name in enumerate(numeric)}
+    for name in categorical:
+        values = frame[name]
+        columns[name] = np.where(values.isna(), MISSING_CATEGORY, values.astype(str)).astype(object)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def fit_zoo_model(
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    labels: npt.ArrayLike,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    *,
+    seed: int,
+) -> Pipeline:
+    """Build and fit `spec` on the rows (a seeded random sample when the spec caps its rows)."""
+    y = np.asarray(labels, dtype=np.int64)
+    rows = np.arange(len(frame))
+    if spec.max_fit_rows is not None and len(rows) > spec.max_fit_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=spec.max_fit_rows, replace=False))
+    x = model_input(frame.iloc[rows], numeric, categorical)
+    return spec.build(numeric, categorical, seed=seed).fit(x, y[rows])
+
+
+def export_zoo_model(
+    pipeline: Pipeline, numeric: Sequence[str], categorical: Sequence[str], metadata: Mapping[str, str]
+) -> bytes:
+    """Convert a fitted zoo Pipeline to ONNX bytes (inputs as in the module docstring), metadata attached."""
+    initial_types: list[tuple[str, Any]]
+    if categorical:
+        initial_types = [(name, FloatTensorType([None, 1])) for name in numeric]
+        initial_types += [(name, StringTensorType([None, 1])) for name in categorical]
+    else:
+        initial_types = [(INPUT_NAME, FloatTensorType([None, len(numeric)]))]
+    with zoo_converters():
+        model = convert_sklearn(
+            pipeline,
+            initial_types=initial_types,
+            options={id(pipeline): {"zipmap": False}},
+            target_opset=TARGET_OPSET,
+        )
+    onnx.helper.set_model_props(model, dict(metadata))
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def onnx_session(onnx_bytes: bytes) -> ort.InferenceSession:
+    """A single-threaded CPU session, as the scoring Lambda runs it."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def onnx_feeds(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> dict[str, Any]:
+    """onnxruntime's input dictionary for the rows, in either input form."""
+    x = model_input(frame, numeric, categorical)
+    if isinstance(x, np.ndarray):
+        return {INPUT_NAME: x}
+    feeds: dict[str, Any] = {name: x[name].to_numpy(dtype=np.float32).reshape(-1, 1) for name in numeric}
+    feeds.update({name: x[name].to_numpy(dtype=object).reshape(-1, 1) for name in categorical})
+    return feeds
+
+
+def predict_onnx(
+    onnx_bytes: bytes, frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
+) -> npt.NDArray[np.float64]:
+    """Bad-class probability of each row, computed by onnxruntime."""
+    return _bad_probability(onnx_session(onnx_bytes), onnx_feeds(frame, numeric, categorical))
+
+
+def onnx_parity(
+    pipeline: Pipeline,
+    onnx_bytes: bytes,
+    frame: pd.DataFrame,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+) -> float:
+    """Largest |p_sklearn - p_onnxruntime| of the bad class over the rows of `frame`."""
+    if frame.empty:
+        return 0.0
+    expected = pipeline.predict_proba(model_input(frame, numeric, categorical))[:, BAD_CLASS_INDEX]
+    served = predict_onnx(onnx_bytes, frame, numeric, categorical)
+    return float(np.max(np.abs(expected - served)))
+
+
+def serving_cost(
+    onnx_bytes: bytes, frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]
+) -> dict[str, float]:
+    """ONNX size, one-row onnxruntime latency (p50, ms) and batch throughput (rows/s). Measurement only."""
+    session = onnx_session(onnx_bytes)
+    single_rows = [
+        onnx_feeds(frame.iloc[[i % len(frame)]], numeric, categorical) for i in range(LATENCY_CALLS)
+    ]
+    _bad_probability(session, single_rows[0])  # first run allocates; not what a warm Lambda pays
+    latencies = []
+    for feeds in single_rows:
+        started = time.perf_counter()
+        _bad_probability(session, feeds)
+        latencies.append(time.perf_counter() - started)
+    batch = frame.iloc[np.arange(THROUGHPUT_BATCH_ROWS) % len(frame)]
+    batch_feeds = onnx_feeds(batch, numeric, categorical)
+    started = time.perf_counter()
+    _bad_probability(session, batch_feeds)
+    batch_seconds = time.perf_counter() - started
+    return {
+        "onnx_bytes": float(len(onnx_bytes)),
+        "one_row_latency_p50_ms": float(np.median(latencies) * 1e3),
+        "batch_rows_per_second": THROUGHPUT_BATCH_ROWS / batch_seconds,
+    }
+
+
+def _bad_probability(session: ort.InferenceSession, feeds: Mapping[str, Any]) -> npt.NDArray[np.float64]:
+    (probabilities,) = session.run([PROBABILITIES_OUTPUT], dict(feeds))
+    return np.asarray(probabilities, dtype=np.float64)[:, BAD_CLASS_INDEX]

@@ -1,0 +1,116 @@
+"""`credo train --table`: the zoo on a user's own table, and clear errors for tables it cannot use."""
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from credo.cli import main
+from credo.training import zoo
+from credo.training.byo import TableError, prepare, read_table, train_table
+
+REQUIRED = ("roc_auc", "f1", "pr_auc", "brier", "ks")
+
+
+def loans(n: int = 1_000, seed: int = 1) -> pd.DataFrame:
+    """A lender's history: odd column names, a text category with gaps, missing numbers, a date."""
+    rng = np.random.default_rng(seed)
+    income = rng.normal(50, 15, n)
+    city = rng.choice(np.array(["Pune", "Delhi", "Kochi", None], dtype=object), n)
+    late = rng.poisson(1.0, n).astype(float)
+    late[rng.random(n) < 0.1] = np.nan
+    logit = -2 + 0.9 * np.nan_to_num(late) - 0.03 * (income - 50) + np.where(city == "Kochi", 0.9, 0.0)
+    bad = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame(
+        {
+            "Monthly income (₹k)": income,
+            "home city": city,
+            "late payments": late,
+            "applied on": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "defaulted": np.where(bad, "yes", "no"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def table_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("table") / "loans.csv"
+    loans().to_csv(path, index=False)
+    return path
+
+
+def test_given_text_categories_and_gaps_when_trained_then_every_zoo_model_is_reported_and_one_shipped(
+    table_file: Path, tmp_path: Path
+) -> None:
+    report = train_table(
+        table_file, label="defaulted", out=tmp_path, time_column="applied on", progress=lambda _: None
+    )
+
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["selected"] in saved["models"] and set(saved["models"]) == {spec.name for spec in zoo.ZOO}
+    for figures in saved["models"].values():
+        assert set(REQUIRED) <= set(figures)
+        assert 0.6 < figures["roc_auc"] <= 1.0  # the signal is learnable: every model finds it
+    assert saved["validation"] == "out-of-time" and report["selected"] == saved["selected"]
+    assert "<svg" in (tmp_path / "report.html").read_text()
+    assert saved["columns"]["categorical"] == ["home city"]
+    p = zoo.predict_onnx(
+        (tmp_path / "model.onnx").read_bytes(),
+        prepare(loans(200, seed=9), label="defaulted").features,
+        *_inputs(table_file),
+    )
+    assert p.shape == (200,) and ((p >= 0) & (p <= 1)).all()
+
+
+def _inputs(path: Path) -> tuple[list[str], list[str]]:
+    table = prepare(read_table(path), label="defaulted", time_column="applied on")
+    return table.numeric, table.categorical
+
+
+def test_given_the_command_line_then_the_comparison_is_printed_and_files_written(
+    table_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["train", "--table", str(table_file), "--label", "defaulted", "--positive", "yes",
+         "--out", str(tmp_path), "--models", "logistic_regression", "decision_tree"]
+    )  # fmt: skip
+
+    printed = capsys.readouterr().out
+    assert code == 0 and "← selected" in printed and "stratified" in printed
+    assert {p.name for p in tmp_path.iterdir()} == {"model.onnx", "report.json", "report.html"}
+
+
+@pytest.mark.parametrize(
+    ("change", "options", "message"),
+    [
+        (lambda df: df, {"label": "outcome"}, "no label column 'outcome'; the table has: Monthly income"),
+        (lambda df: df.assign(defaulted="no"), {"label": "defaulted"}, "single class"),
+        (lambda df: df.assign(defaulted="maybe"), {"label": "defaulted", "positive": "yes"}, "never occurs"),
+        (lambda df: df.assign(grade=df.index % 3), {"label": "grade"}, "--positive"),
+        (lambda df: df, {"label": "defaulted", "time_column": "when"}, "no time column 'when'"),
+        (lambda df: df[["defaulted"]], {"label": "defaulted"}, "no feature columns"),
+    ],
+)
+def test_given_a_table_it_cannot_use_then_the_error_says_what_to_fix(
+    change: Callable[[pd.DataFrame], pd.DataFrame], options: dict[str, str], message: str
+) -> None:
+    with pytest.raises(TableError, match=re.escape(message)):
+        prepare(change(loans(300)), **options)
+
+
+def test_given_an_unreadable_or_missing_file_then_the_error_names_it(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet at all")
+
+    with pytest.raises(TableError, match=re.escape("cannot read broken.parquet")):
+        read_table(broken)
+    with pytest.raises(TableError, match="no such file"):
+        read_table(tmp_path / "absent.csv")
+    spreadsheet = tmp_path / "loans.xlsx"
+    spreadsheet.write_text("a")
+    with pytest.raises(TableError, match=re.escape("only .csv and .parquet")):
+        read_table(spreadsheet)
