@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from credo import constants as c
@@ -77,6 +78,7 @@ class ModelSummary:
     holdout_rows: int
     holdout_auc: float
     oracle_auc: float
+    estimator: str
 
 
 @dataclass
@@ -162,13 +164,18 @@ def run_demo(workdir: Path, *, customers: int = 20_000, seed: int = 7, echo: boo
             train_table = pd.concat([build_features(warehouse, s).to_pandas() for s in training])
             holdout_table = build_features(warehouse, holdout).to_pandas()
             notes.append(f"{len(train_table):,} training rows, {len(holdout_table):,} holdout rows")
-        with steps.step(f"training one model per target → ONNX → s3://{settings.model_bucket}/") as notes:
+        with steps.step(
+            f"comparing the seven-model zoo per target → ONNX → s3://{settings.model_bucket}/"
+        ) as notes:
             models, policy = _train_and_register(
-                settings, train_table, holdout_table, world, holdout, workdir
+                settings, train_table, holdout_table, world, holdout, workdir, echo
+            )
+            notes.append(
+                f"report with every model, curves and cut-off tables: {workdir / 'models' / 'report.html'}"
             )
             for m in models.values():
                 notes.append(
-                    f"{m.target}: {m.version}, out-of-time AUC {m.holdout_auc:.3f}"
+                    f"{m.target}: selected {m.estimator} ({m.version}), out-of-time AUC {m.holdout_auc:.3f}"
                     f" on {m.holdout_rows:,} rows "
                     f"(the oracle that knows the hidden traits: {m.oracle_auc:.3f})"
                 )
@@ -258,22 +265,30 @@ def _train_and_register(
     world: dict[str, Any],
     holdout: date,
     workdir: Path,
+    echo: bool,
 ) -> tuple[dict[str, ModelSummary], Policy]:
-    from credo.training import train_target, write_model_artifacts  # sklearn: training only
+    # sklearn: training only
+    from credo.training import write_model_artifacts
+    from credo.training.compare import compare_zoo
+    from credo.training.report import build_report, write_report
 
     registry = ModelRegistry.for_bucket(settings.model_bucket)
-    summaries, thresholds = {}, {}
+    summaries, thresholds, comparisons = {}, {}, []
     for target, label in LABELS.items():
         rows = train_table[train_table[POPULATIONS[target]].fillna(False).astype(bool)]
-        model = train_target(rows, target, label, seed=7)
+        test = holdout_table[holdout_table[POPULATIONS[target]].fillna(False).astype(bool)]
+        oracle = world["realism"][REALISM_KEYS[target]][holdout.isoformat()]["oracle_auc"]
+        with threadpool_limits(limits=1):  # the forests' workers would oversubscribe two cores
+            comparison = compare_zoo(rows, test, target, label, seed=7, oracle_auc=float(oracle))
+        comparisons.append(comparison)
+        _print_comparison(target, comparison.table, echo)
+        model = comparison.selected
         ref = registry.register(model, promote=True)
         write_model_artifacts(model, workdir / "models" / target)
         scorer = ScoringModel(registry.load_champion(target).onnx_bytes, expected_target=target)
-        test = holdout_table[holdout_table[POPULATIONS[target]].fillna(False).astype(bool)]
         p_test = scorer.predict_bad_probability(_matrix(test))
         train_scores = scores_from_bad_probabilities(scorer.predict_bad_probability(_matrix(rows)))
         thresholds[target] = int(np.quantile(train_scores, 1 - DEMO_APPROVAL_SHARE))
-        oracle = world["realism"][REALISM_KEYS[target]][holdout.isoformat()]["oracle_auc"]
         summaries[target] = ModelSummary(
             target=target,
             version=ref.model_version,
@@ -283,7 +298,14 @@ def _train_and_register(
             holdout_rows=len(test),
             holdout_auc=roc_auc(p_test, test[label].to_numpy(dtype=bool)),
             oracle_auc=float(oracle),
+            estimator=str(model.model_card["estimator"]),
         )
+    report = build_report(
+        [comparison.result for comparison in comparisons],
+        metadata={"world": f"{world['config']['customers']:,} customers, seed {world['config']['seed']}",
+                  "holdout": holdout.isoformat(), "validation": "out of time: later snapshot"},
+    )  # fmt: skip
+    write_report(report, workdir / "models")
     policy = Policy(
         version="demo-1",
         credit_threshold=thresholds[c.TARGET_CREDIT],
@@ -291,6 +313,21 @@ def _train_and_register(
     )
     ParameterStore.create().put(settings.policy_parameter, policy.model_dump_json())
     return summaries, policy
+
+
+def _print_comparison(target: str, table: list[dict[str, Any]], echo: bool) -> None:
+    if not echo:
+        return
+    header = f"{'model':<24} {'AUC':>6} {'F1':>6} {'Brier':>6} {'fit s':>6} {'ONNX KB':>8} {'1-row ms':>8}"
+    print(f"      {target}: {header}")
+    for row in table:
+        mark = "  ← selected" if row["selected"] else ""
+        print(
+            f"      {'':<{len(target) + 1}} {row['model']:<24} {row['roc_auc']:>6.3f} {row['f1'] or 0:>6.3f}"
+            f" {row['brier']:>6.3f} {row['fit_seconds']:>6.1f} {row['onnx_bytes'] / 1024:>8.0f}"
+            f" {row['one_row_latency_p50_ms']:>8.3f}{mark}",
+            flush=True,
+        )
 
 
 def _matrix(table: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:

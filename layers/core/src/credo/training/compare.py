@@ -1,0 +1,196 @@
+"""The classifier comparison for one of Credo's targets: every zoo model, one out-of-time holdout.
+
+Each model is fitted on the training snapshots and measured on the later holdout snapshot; the
+selected model is the best out-of-time AUC among those within the serving budget (ONNX size and
+one-row latency), and it ships as a TrainedModel the registry takes. The F1 threshold of each model
+is chosen on its training rows, so the holdout F1 is honest.
+"""
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import Pipeline
+
+from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from credo.scoring import model as contract
+from credo.training import metrics, zoo
+from credo.training.onnx_export import TARGET_OPSET, check_parity
+from credo.training.report import (
+    DEFAULT_COSTS,
+    MAX_SERVING_ONE_ROW_MS,
+    MAX_SERVING_ONNX_BYTES,
+    ModelResult,
+    TargetResult,
+)
+from credo.training.train import TrainedModel, data_fingerprint, model_version_for
+
+LATENCY_SAMPLE_ROWS: Final = 2_000
+
+
+@dataclass(frozen=True)
+class ZooComparison:
+    result: TargetResult  # every model's holdout predictions and measured costs, for the report
+    selected: TrainedModel  # the model to register
+    table: list[dict[str, Any]]  # one printable row per model
+
+
+def compare_zoo(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    target: str,
+    label_column: str,
+    *,
+    seed: int,
+    models: Sequence[str] | None = None,
+    oracle_auc: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ZooComparison:
+    """Fit every zoo model on `train`, measure it on `holdout` (out of time), select and package one."""
+    x_train, y_train = _labelled(train, label_column)
+    x_holdout, y_holdout = _labelled(holdout, label_column)
+    trained_at = datetime.now(UTC)
+    version = model_version_for(target, trained_at, data_fingerprint(_matrix(x_train), y_train))
+    specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
+    fitted: dict[str, tuple[Pipeline, bytes]] = {}
+    results, rows = [], []
+    for spec in specs:
+        started = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            pipeline = zoo.fit_zoo_model(spec, x_train, y_train, FEATURE_NAMES, (), seed=seed)
+        fit_seconds = time.perf_counter() - started
+        # the report says so instead of a console full of warnings
+        unconverged = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        notes = spec.notes + (" Stopped at its iteration limit before converging." if unconverged else "")
+        p_holdout = pipeline.predict_proba(_matrix(x_holdout))[:, 1]
+        threshold = metrics.best_f1_threshold(y_train, pipeline.predict_proba(_matrix(x_train))[:, 1])
+        onnx_bytes = zoo.export_zoo_model(
+            pipeline, FEATURE_NAMES, (), _metadata(target, f"{version}-{spec.name}", label_column, trained_at)
+        )
+        cost = zoo.serving_cost(onnx_bytes, x_holdout.head(LATENCY_SAMPLE_ROWS), FEATURE_NAMES, ())
+        fitted[spec.name] = (pipeline, onnx_bytes)
+        results.append(
+            ModelResult(
+                name=spec.name,
+                y_true=y_holdout,
+                p_bad=p_holdout,
+                threshold=threshold,
+                fit_seconds=round(fit_seconds, 2),
+                onnx_bytes=len(onnx_bytes),
+                one_row_ms=cost["one_row_latency_p50_ms"],
+                batch_rows_per_s=cost["batch_rows_per_second"],
+                notes=notes.strip(),
+            )
+        )
+        figures = metrics.classification_metrics(y_holdout, p_holdout, threshold=threshold)
+        rows.append({"model": spec.name, **figures, "fit_seconds": fit_seconds, **cost})
+        if progress is not None:
+            progress(
+                f"{target}: {spec.name} out-of-time AUC {figures['roc_auc']:.3f}, F1 {figures['f1'] or 0:.3f}"
+            )
+    selected, reason = _select(rows)
+    for row in rows:
+        row["selected"] = row["model"] == selected
+    pipeline, _ = fitted[selected]
+    shipped = _package(
+        pipeline, target, label_column, version, trained_at, x_holdout, rows, selected, reason, len(y_train)
+    )
+    result = TargetResult(
+        target=target,
+        models=results,
+        costs=DEFAULT_COSTS[target],
+        selected=selected,
+        selection_reason=reason,
+        oracle_auc=oracle_auc,
+    )
+    return ZooComparison(result=result, selected=shipped, table=rows)
+
+
+def _select(rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """Best out-of-time AUC among the models within the serving budget."""
+    within = [
+        r
+        for r in rows
+        if r["onnx_bytes"] <= MAX_SERVING_ONNX_BYTES and r["one_row_latency_p50_ms"] <= MAX_SERVING_ONE_ROW_MS
+    ]
+    pool = within or rows
+    best = max(pool, key=lambda r: r["roc_auc"] or 0.0)
+    budget = "within the serving budget" if within else "none was within the serving budget"
+    return best["model"], f"best out-of-time ROC-AUC ({best['roc_auc']:.4f}) of {len(rows)} models, {budget}"
+
+
+def _package(
+    pipeline: Pipeline,
+    target: str,
+    label_column: str,
+    version: str,
+    trained_at: datetime,
+    x_holdout: pd.DataFrame,
+    rows: list[dict[str, Any]],
+    selected: str,
+    reason: str,
+    training_rows: int,
+) -> TrainedModel:
+    """The selected model exported under the target's version, parity-checked, with its model card."""
+    metadata = _metadata(target, version, label_column, trained_at)
+    chosen = next(r for r in rows if r["model"] == selected)
+    metadata[contract.META_ROC_AUC] = f"{chosen['roc_auc']:.6f}"
+    onnx_bytes = zoo.export_zoo_model(pipeline, FEATURE_NAMES, (), metadata)
+    parity = check_parity(pipeline, onnx_bytes, _matrix(x_holdout))
+    card = {
+        "target": target,
+        "model_version": version,
+        "created_at": trained_at.isoformat(timespec="seconds"),
+        "label_column": label_column,
+        "feature_names": list(FEATURE_NAMES),
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "estimator": selected,
+        "selection": reason,
+        "rows": {"train": training_rows, "holdout": int(chosen["n"])},
+        "holdout_metrics": {
+            k: chosen[k] for k in ("roc_auc", "gini", "ks", "pr_auc", "brier", "calibration_error")
+        },
+        "comparison": {r["model"]: {"roc_auc": r["roc_auc"], "f1": r["f1"]} for r in rows},
+        "onnx": {"target_opset": TARGET_OPSET, "parity_max_abs_diff": parity, "bytes": len(onnx_bytes)},
+        "versions": {"scikit-learn": sklearn.__version__},
+    }
+    return TrainedModel(
+        target=target,
+        label_column=label_column,
+        model_version=version,
+        onnx_bytes=onnx_bytes,
+        model_card=card,
+        roc_auc=float(chosen["roc_auc"]),
+        parity_max_abs_diff=parity,
+        pipeline=pipeline,
+    )
+
+
+def _metadata(target: str, version: str, label_column: str, trained_at: datetime) -> dict[str, str]:
+    return {
+        contract.META_FEATURE_NAMES: contract.FEATURE_SEPARATOR.join(FEATURE_NAMES),
+        contract.META_FEATURE_SCHEMA_VERSION: FEATURE_SCHEMA_VERSION,
+        contract.META_TARGET: target,
+        contract.META_MODEL_VERSION: version,
+        contract.META_TRAINED_AT: trained_at.isoformat(timespec="seconds"),
+        "label_column": label_column,
+    }
+
+
+def _labelled(
+    table: pd.DataFrame, label_column: str
+) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.int64]]]:
+    rows = table[table[label_column].notna()]
+    return rows[list(FEATURE_NAMES)].astype("float64"), rows[label_column].to_numpy(dtype=np.int64)
+
+
+def _matrix(frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
+    return frame.to_numpy(dtype=np.float32, na_value=np.nan)
