@@ -79,6 +79,7 @@ class ModelSummary:
     holdout_auc: float
     oracle_auc: float
     estimator: str
+    promotion: str
 
 
 @dataclass
@@ -179,6 +180,7 @@ def run_demo(workdir: Path, *, customers: int = 20_000, seed: int = 7, echo: boo
                     f" on {m.holdout_rows:,} rows "
                     f"(the oracle that knows the hidden traits: {m.oracle_auc:.3f})"
                 )
+                notes.append(f"{' ' * len(m.target)}  {m.promotion}")
             notes.append(
                 f"demo policy {policy.version}: EMI from credit score {policy.credit_threshold}, "
                 f"COD from buying score {policy.buying_threshold}"
@@ -270,6 +272,7 @@ def _train_and_register(
     # sklearn: training only
     from credo.training import write_model_artifacts
     from credo.training.compare import compare_zoo
+    from credo.training.promotion import challenge
     from credo.training.report import build_report, write_report
 
     registry = ModelRegistry.for_bucket(settings.model_bucket)
@@ -283,7 +286,7 @@ def _train_and_register(
         comparisons.append(comparison)
         _print_comparison(target, comparison.table, echo)
         model = comparison.selected
-        ref = registry.register(model, promote=True)
+        ref, decision = challenge(registry, model, _matrix(test), test[label].to_numpy(dtype=np.int64))
         write_model_artifacts(model, workdir / "models" / target)
         scorer = ScoringModel(registry.load_champion(target).onnx_bytes, expected_target=target)
         p_test = scorer.predict_bad_probability(_matrix(test))
@@ -299,6 +302,7 @@ def _train_and_register(
             holdout_auc=roc_auc(p_test, test[label].to_numpy(dtype=bool)),
             oracle_auc=float(oracle),
             estimator=str(model.model_card["estimator"]),
+            promotion=("promoted: " if decision.promote else "not promoted: ") + decision.reason,
         )
     report = build_report(
         [comparison.result for comparison in comparisons],
