@@ -3,6 +3,11 @@
 Reads the labelled feature table (Parquet or CSV files) from SM_CHANNEL_TRAIN (default ./data/train),
 hyperparameters from /opt/ml/input/config/hyperparameters.json when present (SageMaker passes every
 value as a string), and writes <SM_MODEL_DIR>/<target>/model.onnx and model_card.json per target.
+
+When the table holds several snapshot dates, every zoo model (or those named by the `models`
+hyperparameter) is fitted on the earlier snapshots and compared on the latest one, out of time;
+the best within the serving budget ships, and <SM_MODEL_DIR>/report.html and report.json show them
+all. A single-snapshot table trains one gradient-boosting model on a stratified split.
 Registering and promoting the models is the next step of the pipeline, not this job's.
 """
 
@@ -10,20 +15,24 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from credo.constants import TARGET_BUYING, TARGET_CREDIT, TARGETS
-from credo.features import LABEL_BUYING, LABEL_CREDIT
+from credo.features import LABEL_BUYING, LABEL_CREDIT, LABEL_HORIZON_MONTHS
 from credo.training import train_target, write_model_artifacts
+from credo.training.compare import compare_zoo
+from credo.training.report import build_report, write_report
 
 HYPERPARAMETERS_FILE: Final = Path("/opt/ml/input/config/hyperparameters.json")
 DEFAULT_TRAIN_DIR: Final = "./data/train"
 DEFAULT_MODEL_DIR: Final = "./model"
 LABEL_OF_TARGET: Final = {TARGET_CREDIT: LABEL_CREDIT, TARGET_BUYING: LABEL_BUYING}
+SNAPSHOT_COLUMN: Final = "snapshot_date"
 # Hyperparameters that reach the estimator, with the type SageMaker's strings are parsed into.
 ESTIMATOR_HYPERPARAMETERS: Final[dict[str, Callable[[Any], Any]]] = {
     "max_iter": int,
@@ -54,6 +63,7 @@ class JobConfig:
     seed: int
     params: dict[str, Any]  # estimator hyperparameters
     n_threads: int | None  # OpenMP/BLAS threads of the fit; None = all cores
+    models: list[str] = field(default_factory=list)  # zoo models to compare; empty = all
 
 
 def parse_hyperparameters(raw: Mapping[str, Any]) -> JobConfig:
@@ -67,7 +77,44 @@ def parse_hyperparameters(raw: Mapping[str, Any]) -> JobConfig:
         seed=int(raw.get("seed", 42)),
         params={name: kind(raw[name]) for name, kind in ESTIMATOR_HYPERPARAMETERS.items() if name in raw},
         n_threads=int(raw["n_threads"]) if "n_threads" in raw else None,
+        models=[m.strip() for m in str(raw.get("models", "")).split(",") if m.strip()],
     )
+
+
+def out_of_time_split(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Training snapshots whose 6-month label windows close before the latest, and the latest; None if one."""
+    if SNAPSHOT_COLUMN not in table.columns:
+        return None
+    snapshots = sorted({pd.Timestamp(value).date() for value in table[SNAPSHOT_COLUMN].dropna()})
+    if len(snapshots) < 2:
+        return None
+    holdout = snapshots[-1]
+    horizon = pd.DateOffset(months=LABEL_HORIZON_MONTHS)
+    closed = [s for s in snapshots[:-1] if (pd.Timestamp(s) + horizon).date() <= holdout] or snapshots[:-1]
+    dates = pd.to_datetime(table[SNAPSHOT_COLUMN]).dt.date
+    return table[dates.isin(closed)], table[dates == holdout]
+
+
+def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> bool:
+    """The zoo comparison per target on an out-of-time split; False when the table has one snapshot."""
+    split = out_of_time_split(table)
+    if split is None:
+        return False
+    train, holdout = split
+    results = []
+    for target in config.targets:
+        label = LABEL_OF_TARGET[target]
+        with threadpool_limits(limits=config.n_threads):
+            comparison = compare_zoo(
+                train, holdout, target, label, seed=config.seed, models=config.models or None, progress=print
+            )
+        write_model_artifacts(comparison.selected, model_dir / target)
+        results.append(comparison.result)
+        print(f"{target}: selected {comparison.result.selected} ({comparison.result.selection_reason})")
+    write_report(
+        build_report(results, metadata={"validation": "out of time: the latest snapshot"}), model_dir
+    )
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = Path(os.environ.get("SM_MODEL_DIR", DEFAULT_MODEL_DIR))
     config = parse_hyperparameters(read_hyperparameters(HYPERPARAMETERS_FILE))
     table = read_training_table(train_dir)
+    if compare_targets(table, config, model_dir):
+        return 0
     for target in config.targets:
         model = train_target(
             table,

@@ -205,3 +205,43 @@ def test_given_a_sagemaker_channel_and_string_hyperparameters_when_the_job_runs_
     assert card["params"]["max_iter"] == 7 and card["params"]["random_state"] == 3
     assert ScoringModel((tmp_path / "model" / "credit" / "model.onnx").read_bytes()).target == TARGET_CREDIT
     assert not (tmp_path / "model" / "buying").exists()
+
+
+def test_given_several_snapshots_on_an_opt_ml_tree_when_the_job_runs_then_the_zoo_is_compared_out_of_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("credo_training_job_zoo", REPO / "training" / "train.py")
+    assert spec is not None and spec.loader is not None
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    opt_ml = tmp_path / "opt" / "ml"
+    channel = opt_ml / "input" / "data" / "train"
+    channel.mkdir(parents=True)
+    snapshots = ["2025-01-01", "2025-02-01", "2025-03-01", "2025-09-01"]
+    for i, day in enumerate(snapshots):  # one file per snapshot, as the features export writes them
+        part = synthetic_table(900, seed=40 + i)
+        part["snapshot_date"] = pd.Timestamp(day)
+        part.to_parquet(channel / f"features-{day}.parquet")
+    config = opt_ml / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(
+        json.dumps({"targets": "credit", "models": "logistic_regression,decision_tree", "n_threads": "1"})
+    )
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", str(channel))
+    monkeypatch.setenv("SM_MODEL_DIR", str(opt_ml / "model"))
+    monkeypatch.setattr(job, "HYPERPARAMETERS_FILE", config / "hyperparameters.json")
+
+    assert job.main() == 0
+
+    model_dir = opt_ml / "model"
+    report = json.loads((model_dir / "report.json").read_text())
+    credit = report["targets"]["credit"]
+    card = json.loads((model_dir / "credit" / "model_card.json").read_text())
+    assert set(credit["models"]) == {"logistic_regression", "decision_tree"}
+    assert (
+        card["estimator"] == credit["selected"]
+        and card["rows"]["holdout"] == credit["models"][credit["selected"]]["n"]
+    )
+    assert card["rows"]["train"] < 3 * 900  # trained on the earlier snapshots only, labelled rows
+    assert ScoringModel((model_dir / "credit" / "model.onnx").read_bytes()).target == TARGET_CREDIT
+    assert "<svg" in (model_dir / "report.html").read_text()

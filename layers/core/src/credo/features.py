@@ -24,6 +24,7 @@ EVER: Final = "all history"
 DAYS_30: Final = "30 days"
 DAYS_90: Final = "90 days"
 DAYS_180: Final = "180 days"
+LABEL_HORIZON_MONTHS: Final = 6  # labels look this many months past the snapshot (features.sql)
 MONTHS_6: Final = "6 months"
 MONTHS_12: Final = "12 months"
 LATEST: Final = "latest before snapshot"
