@@ -24,6 +24,7 @@ from credo.fake_bureau import FIXTURE_PATH, FakeBureau
 from credo.privacy import bureau_lookup_key
 from credo.synthetic import WorldConfig, generate_world
 from credo.synthetic.registries import BUREAU_COLUMNS
+from tests.fakes import FakeClock
 
 SHARED_KEY = bytes(range(100, 132))
 API_KEY = "fake-bureau-api-key"
@@ -54,19 +55,6 @@ def key_of(someone: Person, phone: str | None = None) -> str:
 
 def some_keys(n: int) -> list[str]:
     return [bureau_lookup_key(f"+91900000{i:04d}", "1990-01-01", SHARED_KEY) for i in range(n)]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from credo.bureau import (
     score_band,
 )
 from credo.privacy import bureau_lookup_key
+from tests.fakes import FakeClock
 
 LOOKUP_KEY = bytes(range(32))
 API_KEY = "api-key-s3cret-value"
@@ -31,21 +32,6 @@ def secret(**overrides: object) -> str:
     }
     fields.update(overrides)
     return json.dumps({name: value for name, value in fields.items() if value is not None})
-
-
-class FakeClock:
-    """A clock that moves only when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,12 @@ T − 6 months = 2023-12-01, T − 12 months = 2023-06-01). Rows are in the ware
 pseudonymised) shape.
 """
 
-import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from credo.features import FEATURE_NAMES, FEATURES, NEVER_MISSING
@@ -20,7 +18,6 @@ from credo.sources import SOURCES
 from credo.warehouse import (
     FEATURE_TABLE_COLUMNS,
     SOURCE_TABLES,
-    TABLE_KEYS,
     build_features,
     build_training_set,
     count_rows,
@@ -30,9 +27,9 @@ from credo.warehouse import (
 )
 from credo.warehouse.duckdb import DuckDBWarehouse
 from credo.warehouse.sql import FEATURES_SQL, ambiguous_divisions, read_sql
+from tests.warehouse_rows import load_rows, registration_row
 
 AS_OF = date(2024, 6, 1)
-_files = itertools.count()
 
 
 @pytest.fixture
@@ -42,30 +39,8 @@ def warehouse() -> Iterator[DuckDBWarehouse]:
         yield wh
 
 
-def load(warehouse: DuckDBWarehouse, directory: Path, table: str, rows: list[dict[str, Any]]) -> None:
-    """Stage rows through a Parquet file and MERGE them, the way the lake is loaded."""
-    path = directory / f"{table}-{next(_files)}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=table_schema(table)), path)
-    warehouse.load_parquet(f"stage_{table}", [str(path)])
-    warehouse.merge(table, f"stage_{table}", TABLE_KEYS[table])
-
-
 def person(token: str, **overrides: Any) -> dict[str, Any]:
-    row = {
-        "token": token,
-        "registered_at": datetime(2022, 6, 15, 10),
-        "updated_at": datetime(2022, 6, 15, 10),
-        "age_at_registration": 30,
-        "city_tier": 2,
-        "email_domain_type": "webmail",
-        "device": "android",
-        "phone_verified": True,
-        "is_premium_member": False,
-        "is_auto_billing": False,
-        "is_postpaid": False,
-        "postpaid_opened_at": None,
-        "postpaid_limit": 0.0,
-    }
+    row = registration_row(token, datetime(2022, 6, 15, 10))
     if overrides.get("postpaid_opened_at") is not None:
         row.update(is_postpaid=True, postpaid_limit=10_000.0)
     return {**row, **overrides}
@@ -276,7 +251,7 @@ def world(warehouse: DuckDBWarehouse, tmp_path: Path) -> dict[str, dict[str, Any
         "bureau_reports": REPORTS,
     }
     for table, rows in tables.items():
-        load(warehouse, tmp_path, table, rows)
+        load_rows(warehouse, tmp_path, table, rows)
     return {row["token"]: row for row in build_features(warehouse, AS_OF).to_pylist()}
 
 
@@ -381,8 +356,8 @@ def test_given_same_rows_loaded_twice_then_tables_do_not_change(
         order("O2", "t1", "2024-01-03 10:00", "2024-01-04 10:00", "upi", "delivered"),
     ]
 
-    load(warehouse, tmp_path, "orders", rows)
-    load(warehouse, tmp_path, "orders", rows)
+    load_rows(warehouse, tmp_path, "orders", rows)
+    load_rows(warehouse, tmp_path, "orders", rows)
 
     assert count_rows(warehouse, "orders") == 2
 
@@ -393,8 +368,8 @@ def test_given_newer_and_older_versions_then_the_newest_wins(
     placed = order("O1", "t1", "2024-01-01 10:00", "2024-01-01 10:00", "cod", "placed")
     delivered = order("O1", "t1", "2024-01-01 10:00", "2024-01-03 10:00", "cod", "delivered")
 
-    load(warehouse, tmp_path, "orders", [placed, delivered])  # both versions in one load
-    load(warehouse, tmp_path, "orders", [placed])  # a stale version arriving late
+    load_rows(warehouse, tmp_path, "orders", [placed, delivered])  # both versions in one load
+    load_rows(warehouse, tmp_path, "orders", [placed])  # a stale version arriving late
 
     statuses = warehouse.query("SELECT order_id, status FROM orders").to_pylist()
     assert statuses == [{"order_id": "O1", "status": "delivered"}]
@@ -587,8 +562,8 @@ def test_given_registration_versions_when_loaded_twice_then_every_version_is_kep
         person("t1", updated_at=datetime(2024, 1, 1)),
         person("t1", updated_at=datetime(2024, 2, 1), is_premium_member=True),
     ]
-    load(warehouse, tmp_path, "registrations", versions)
-    load(warehouse, tmp_path, "registrations", versions)
+    load_rows(warehouse, tmp_path, "registrations", versions)
+    load_rows(warehouse, tmp_path, "registrations", versions)
     assert count_rows(warehouse, "registrations") == 2
 
 

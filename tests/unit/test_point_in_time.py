@@ -7,7 +7,6 @@ A warehouse mined at T (or a little after) and the same warehouse mined again la
 same features as of T; labels may change, features must not.
 """
 
-import itertools
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,15 +14,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credo.features import FEATURE_NAMES
-from credo.warehouse import TABLE_KEYS, build_features, create_tables, table_schema
+from credo.warehouse import TABLE_KEYS, build_features, create_tables
 from credo.warehouse.duckdb import DuckDBWarehouse
+from tests.warehouse_rows import load_rows, registration_row
 
 T = date(2024, 6, 1)
 MIDNIGHT = datetime(2024, 6, 1)
@@ -57,9 +55,6 @@ def mine(entities: Iterable[Entity], moment: datetime) -> dict[str, list[Row]]:
     return lake
 
 
-_parts = itertools.count()
-
-
 def features_after_each_mining(entities: Sequence[Entity], minings: Sequence[datetime]) -> list[list[Row]]:
     """Load each mining in turn into one warehouse; the features (no labels) as of T after each load."""
     snapshots = []
@@ -67,10 +62,7 @@ def features_after_each_mining(entities: Sequence[Entity], minings: Sequence[dat
         create_tables(warehouse)
         for moment in minings:
             for table, rows in mine(entities, moment).items():
-                path = Path(scratch) / f"{table}-{next(_parts)}.parquet"
-                pq.write_table(pa.Table.from_pylist(rows, schema=table_schema(table)), path)
-                warehouse.load_parquet(f"stage_{table}", [str(path)])
-                warehouse.merge(table, f"stage_{table}", TABLE_KEYS[table])
+                load_rows(warehouse, Path(scratch), table, rows)
             features = build_features(warehouse, T).select(["token", "snapshot_date", *FEATURE_NAMES])
             snapshots.append(features.to_pylist())
     return snapshots
@@ -80,21 +72,7 @@ def features_after_each_mining(entities: Sequence[Entity], minings: Sequence[dat
 
 
 def registration(token: str, registered: float, *changes: tuple[float, Row]) -> Entity:
-    base: Row = {
-        "token": token,
-        "registered_at": at(registered),
-        "updated_at": at(registered),
-        "age_at_registration": 30,
-        "city_tier": 2,
-        "email_domain_type": "webmail",
-        "device": "android",
-        "phone_verified": True,
-        "is_premium_member": False,
-        "is_auto_billing": False,
-        "is_postpaid": False,
-        "postpaid_opened_at": None,
-        "postpaid_limit": 0.0,
-    }
+    base: Row = registration_row(token, at(registered))
     entity = Entity("registrations", [(at(registered), base)])
     for day, overrides in changes:
         previous = entity.versions[-1][1]

@@ -7,20 +7,7 @@ from credo.features import FEATURE_NAMES, LABEL_CREDIT
 from credo.registry import ModelRegistry
 from credo.training import train_target
 from credo.training.promotion import challenge
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
-        self.objects[key] = body
-
-    def get_bytes(self, key: str) -> bytes | None:
-        return self.objects.get(key)
-
-    def list_keys(self, prefix: str) -> list[str]:
-        return sorted(key for key in self.objects if key.startswith(prefix))
+from tests.fakes import MemoryStore
 
 
 def table(n_rows: int, seed: int, *, signal: float) -> pd.DataFrame:

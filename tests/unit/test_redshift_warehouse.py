@@ -23,6 +23,7 @@ from credo.warehouse.protocol import (
 )
 from credo.warehouse.redshift import RedshiftWarehouse
 from credo.warehouse.sql import split_statements, sql_literal
+from tests.fakes import FakeClock
 
 WORKGROUP = "credo-wg"
 DATABASE = "credo"
@@ -30,21 +31,6 @@ ROLE = "arn:aws:iam::123456789012:role/credo-redshift-s3"
 TARGET = {"WorkgroupName": WORKGROUP, "Database": DATABASE}
 POLL = 2.0
 TIMEOUT = 5.0
-
-
-class FakeClock:
-    """Time that moves only when the warehouse sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass

@@ -6,22 +6,7 @@ from typing import Any
 import pytest
 
 from credo.registry import ModelRegistry, RegistryError, decide_promotion
-
-
-class MemoryStore:
-    """A fake ObjectStore: a dict of key → bytes."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
-        self.objects[key] = body
-
-    def get_bytes(self, key: str) -> bytes | None:
-        return self.objects.get(key)
-
-    def list_keys(self, prefix: str) -> list[str]:
-        return sorted(key for key in self.objects if key.startswith(prefix))
+from tests.fakes import MemoryStore
 
 
 @dataclass(frozen=True)
