@@ -72,9 +72,11 @@ def compare_zoo(
         notes = spec.notes + (" Stopped at its iteration limit before converging." if unconverged else "")
         p_holdout = pipeline.predict_proba(_matrix(x_holdout))[:, 1]
         threshold = metrics.best_f1_threshold(y_train, pipeline.predict_proba(_matrix(x_train))[:, 1])
-        onnx_bytes = zoo.export_zoo_model(
-            pipeline, FEATURE_NAMES, (), _metadata(target, f"{version}-{spec.name}", label_column, trained_at)
-        )
+        figures = metrics.classification_metrics(y_holdout, p_holdout, threshold=threshold)
+        # every candidate is exported as it would ship, so the selected one is not converted twice
+        metadata = _metadata(target, version, label_column, trained_at)
+        metadata[contract.META_ROC_AUC] = f"{figures['roc_auc']:.6f}"
+        onnx_bytes = zoo.export_zoo_model(pipeline, FEATURE_NAMES, (), metadata)
         cost = zoo.serving_cost(onnx_bytes, x_holdout.head(LATENCY_SAMPLE_ROWS), FEATURE_NAMES, ())
         fitted[spec.name] = (pipeline, onnx_bytes)
         results.append(
@@ -90,7 +92,6 @@ def compare_zoo(
                 notes=notes.strip(),
             )
         )
-        figures = metrics.classification_metrics(y_holdout, p_holdout, threshold=threshold)
         rows.append({"model": spec.name, **figures, "fit_seconds": fit_seconds, **cost})
         if progress is not None:
             progress(
@@ -99,10 +100,11 @@ def compare_zoo(
     selected, reason = _select(rows)
     for row in rows:
         row["selected"] = row["model"] == selected
-    pipeline, _ = fitted[selected]
+    pipeline, onnx_bytes = fitted[selected]
     shipped = _package(
-        pipeline, target, label_column, version, trained_at, x_holdout, rows, selected, reason, len(y_train)
-    )
+        pipeline, onnx_bytes, target, label_column, version, trained_at, x_holdout, rows, selected, reason,
+        len(y_train),
+    )  # fmt: skip
     result = TargetResult(
         target=target,
         models=results,
@@ -129,6 +131,7 @@ def _select(rows: list[dict[str, Any]]) -> tuple[str, str]:
 
 def _package(
     pipeline: Pipeline,
+    onnx_bytes: bytes,
     target: str,
     label_column: str,
     version: str,
@@ -139,11 +142,8 @@ def _package(
     reason: str,
     training_rows: int,
 ) -> TrainedModel:
-    """The selected model exported under the target's version, parity-checked, with its model card."""
-    metadata = _metadata(target, version, label_column, trained_at)
+    """The selected model's ONNX, parity-checked, with its model card."""
     chosen = next(r for r in rows if r["model"] == selected)
-    metadata[contract.META_ROC_AUC] = f"{chosen['roc_auc']:.6f}"
-    onnx_bytes = zoo.export_zoo_model(pipeline, FEATURE_NAMES, (), metadata)
     parity = check_parity(pipeline, onnx_bytes, _matrix(x_holdout))
     card = {
         "target": target,
