@@ -102,7 +102,7 @@ def measure(customers: int, seed: int, workers: int) -> dict[str, Any]:
     from credo import constants as c
     from credo.adapters.dynamodb import WatermarkStore
     from credo.adapters.s3 import S3Store
-    from credo.local import bootstrap, local_aws, local_bureau, local_settings_env, upload_drops
+    from credo.local import bootstrap, drop_world_files, local_aws, local_bureau, local_settings_env
     from credo.mining import backfill_slices, finish_backfill
     from credo.settings import CredoSettings
     from credo.sources import open_source_database
@@ -122,9 +122,7 @@ def measure(customers: int, seed: int, workers: int) -> dict[str, Any]:
     with local_aws(env):
         settings = CredoSettings()
         bootstrap(settings)
-        drops = world / "drops"
-        for folder, prefix in (("reference", c.REFERENCE_DROP_PREFIX), ("ads", c.ADS_DROP_PREFIX)):
-            upload_drops(sorted((drops / folder).iterdir()), drops / folder, settings, prefix)
+        drop_world_files(world, settings)
         with local_bureau(world, settings):
             started = time.perf_counter()
             db = open_source_database(settings.source_db_url)

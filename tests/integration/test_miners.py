@@ -16,7 +16,7 @@ import pytest
 
 from credo import constants as c
 from credo.fake_bureau import FIXTURE_PATH, FakeBureau
-from credo.local import LocalLambdaContext, load_handler, scheduled_event, upload_drops
+from credo.local import LocalLambdaContext, drop_world_files, load_handler, scheduled_event
 from credo.miners import MINERS, PENDING_LOOKUPS_KEY
 from credo.mining import backfill_slices, finish_backfill, mine, mine_drops, mine_file, mine_slice
 from credo.privacy import tokenize_key
@@ -67,11 +67,7 @@ def miners_env(
     aws.s3.ensure_bucket(DROPS_BUCKET)
     aws.secrets.ensure_random_hex(LINKAGE_SECRET)
     settings = CredoSettings()
-    drops = world / "drops"
-    upload_drops(
-        sorted((drops / "reference").iterdir()), drops / "reference", settings, c.REFERENCE_DROP_PREFIX
-    )
-    upload_drops(sorted((drops / "ads").iterdir()), drops / "ads", settings, c.ADS_DROP_PREFIX)
+    drop_world_files(world, settings)
     with FakeBureau(
         world / FIXTURE_PATH,
         api_key="test",

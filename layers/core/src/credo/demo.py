@@ -33,6 +33,7 @@ from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
 from credo.local import (
     LocalLambdaContext,
     bootstrap,
+    drop_world_files,
     load_handler,
     local_aws,
     local_bureau,
@@ -226,9 +227,7 @@ def _replay_schedule(
     """
     cal = config.calendar()
     drops = world_dir / "drops"
-    upload_drops(
-        sorted((drops / "reference").iterdir()), drops / "reference", settings, c.REFERENCE_DROP_PREFIX
-    )
+    drop_world_files(world_dir, settings, folders=["reference"])
     handlers = {source: load_handler(f"mine_{source}") for source in MINERS}
     context = LocalLambdaContext()
     totals: dict[str, dict[str, Any]] = {s: {"runs": 0, "good": 0, "quarantined": 0} for s in MINERS}

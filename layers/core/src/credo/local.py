@@ -13,13 +13,13 @@ import socket
 import sys
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from credo import constants as c
 from credo.adapters.dynamodb import ensure_table
@@ -129,6 +129,20 @@ def local_bureau(
     ) as bureau:
         SecretStore.create().put_string(settings.bureau_secret_name, bureau.secret_json())
         yield bureau
+
+
+# The world's drop folders and the drops-bucket prefix each one is dropped under.
+WORLD_DROPS: Final = {"reference": c.REFERENCE_DROP_PREFIX, "ads": c.ADS_DROP_PREFIX}
+
+
+def drop_world_files(
+    world: Path, settings: CredoSettings, folders: Sequence[str] = tuple(WORLD_DROPS)
+) -> None:
+    """Drop a synthetic world's files (registries, ad files) into the drops bucket, folder by folder."""
+    drops = world / "drops"
+    for folder in folders:
+        if (drops / folder).is_dir():
+            upload_drops(sorted((drops / folder).iterdir()), drops / folder, settings, WORLD_DROPS[folder])
 
 
 def upload_drops(files: list[Path], root: Path, settings: CredoSettings, prefix: str) -> list[str]:

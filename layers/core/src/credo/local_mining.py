@@ -20,12 +20,12 @@ from credo.adapters.secrets import SecretStore
 from credo.local import (
     LocalLambdaContext,
     bootstrap,
+    drop_world_files,
     load_handler,
     local_aws,
     local_bureau,
     local_settings_env,
     scheduled_event,
-    upload_drops,
 )
 from credo.mining import mine_file
 from credo.privacy import load_hmac_key
@@ -63,7 +63,7 @@ def mine_once(
             stack.enter_context(local_aws(local_settings_env(source_db=world / "operational.sqlite")))
             settings = CredoSettings()
             bootstrap(settings)
-            _drop_world_files(world, settings)
+            drop_world_files(world, settings)
             if source == "bureau":
                 stack.enter_context(local_bureau(world, settings))
             when = when or _world_end(world)
@@ -87,13 +87,6 @@ def mine_once(
         if copy_to is not None:
             _copy_objects(settings, objects, copy_to)
     return LocalMiningRun(summary=summary, copied_to=copy_to, objects=objects)
-
-
-def _drop_world_files(world: Path, settings: CredoSettings) -> None:
-    drops = world / "drops"
-    for folder, prefix in (("ads", c.ADS_DROP_PREFIX), ("reference", c.REFERENCE_DROP_PREFIX)):
-        if (drops / folder).is_dir():
-            upload_drops(sorted((drops / folder).iterdir()), drops / folder, settings, prefix)
 
 
 def _world_end(world: Path) -> datetime:
