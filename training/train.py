@@ -2,7 +2,8 @@
 
 Reads the labelled feature table (Parquet or CSV files) from SM_CHANNEL_TRAIN (default ./data/train),
 hyperparameters from /opt/ml/input/config/hyperparameters.json when present (SageMaker passes every
-value as a string), and writes <SM_MODEL_DIR>/<target>/model.onnx and model_card.json per target.
+value as a string: targets, models, seed, n_threads, search_seconds, policy), and writes
+<SM_MODEL_DIR>/<target>/model.onnx and model_card.json per target.
 
 When the table holds several snapshot dates, every zoo model (or those named by the `models`
 hyperparameter) is fitted on the earlier snapshots and compared on the latest one, out of time;
@@ -24,9 +25,10 @@ from threadpoolctl import threadpool_limits
 
 from credo.constants import TARGET_BUYING, TARGET_CREDIT, TARGETS
 from credo.features import LABEL_BUYING, LABEL_CREDIT, LABEL_HORIZON_MONTHS
+from credo.policy import DEFAULT_POLICY, Policy, parse_policy
 from credo.training import train_target, write_model_artifacts
-from credo.training.compare import compare_zoo
-from credo.training.report import build_report, write_report
+from credo.training.compare import DEFAULT_SEARCH_SECONDS, compare_zoo
+from credo.training.report import CostAssumptions, build_report, write_report
 
 HYPERPARAMETERS_FILE: Final = Path("/opt/ml/input/config/hyperparameters.json")
 DEFAULT_TRAIN_DIR: Final = "./data/train"
@@ -64,6 +66,8 @@ class JobConfig:
     params: dict[str, Any]  # estimator hyperparameters
     n_threads: int | None  # OpenMP/BLAS threads of the fit; None = all cores
     models: list[str] = field(default_factory=list)  # zoo models to compare; empty = all
+    search_seconds: float = DEFAULT_SEARCH_SECONDS  # hyperparameter search budget per target
+    policy: Policy = DEFAULT_POLICY  # its economics price the threshold proposals
 
 
 def parse_hyperparameters(raw: Mapping[str, Any]) -> JobConfig:
@@ -78,7 +82,18 @@ def parse_hyperparameters(raw: Mapping[str, Any]) -> JobConfig:
         params={name: kind(raw[name]) for name, kind in ESTIMATOR_HYPERPARAMETERS.items() if name in raw},
         n_threads=int(raw["n_threads"]) if "n_threads" in raw else None,
         models=[m.strip() for m in str(raw.get("models", "")).split(",") if m.strip()],
+        search_seconds=_non_negative(
+            float(raw.get("search_seconds", DEFAULT_SEARCH_SECONDS)), "search_seconds"
+        ),
+        # the policy document in force (the pipeline reads it from SSM); its defaults otherwise
+        policy=parse_policy(str(raw["policy"])) if raw.get("policy") else DEFAULT_POLICY,
     )
+
+
+def _non_negative(value: float, name: str) -> float:
+    if not value >= 0:
+        raise ValueError(f"hyperparameter {name} must be a number of seconds ≥ 0, got {value}")
+    return value
 
 
 def out_of_time_split(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -106,7 +121,15 @@ def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> 
         label = LABEL_OF_TARGET[target]
         with threadpool_limits(limits=config.n_threads):
             comparison = compare_zoo(
-                train, holdout, target, label, seed=config.seed, models=config.models or None, progress=print
+                train,
+                holdout,
+                target,
+                label,
+                seed=config.seed,
+                models=config.models or None,
+                search_seconds=config.search_seconds,
+                costs=CostAssumptions.from_policy(config.policy, target),
+                progress=print,
             )
         write_model_artifacts(comparison.selected, model_dir / target)
         results.append(comparison.result)

@@ -28,7 +28,15 @@ def snapshot(n_rows: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def comparison() -> ZooComparison:
-    return compare_zoo(snapshot(3_000, 1), snapshot(1_500, 2), "credit", LABEL_CREDIT, seed=3, models=MODELS)
+    return compare_zoo(
+        snapshot(3_000, 1),
+        snapshot(1_500, 2),
+        "credit",
+        LABEL_CREDIT,
+        seed=3,
+        models=MODELS,
+        search_seconds=3.0,
+    )
 
 
 def test_given_a_later_holdout_then_every_model_is_measured_on_it_and_the_best_within_budget_ships(
@@ -42,6 +50,7 @@ def test_given_a_later_holdout_then_every_model_is_measured_on_it_and_the_best_w
     assert [row["model"] for row in table.values() if row["selected"]] == [best["model"]]
     assert comparison.selected.model_card["estimator"] == best["model"]
     assert comparison.selected.parity_max_abs_diff <= 1e-4
+    assert comparison.selected.model_card["score_scale"]["pdo"] == 50
 
 
 def test_given_the_shipped_model_then_the_scoring_code_loads_it_and_reproduces_the_holdout_auc(
@@ -67,3 +76,31 @@ def test_given_the_comparison_then_the_report_carries_every_model_and_the_select
         and credit["selected"] == comparison.selected.model_card["estimator"]
     )
     assert credit["threshold_proposal"]["applied"] is False
+
+
+def test_given_a_search_budget_then_every_model_reports_its_cross_validated_settings(
+    comparison: ZooComparison,
+) -> None:
+    report = build_report([comparison.result])
+    models = report["targets"]["credit"]["models"]
+
+    for name in MODELS:
+        searched = models[name]["search"]
+        assert searched["candidates_tried"] >= 1
+        assert 0.5 < searched["cv_auc"] <= 1
+        assert searched["budget_seconds"] <= 3.0
+    assert (
+        comparison.selected.model_card["hyperparameters"]
+        == models[comparison.result.selected]["search"]["params"]
+    )
+
+
+def test_given_the_selected_model_then_the_report_ranks_the_features_that_drive_it(
+    comparison: ZooComparison,
+) -> None:
+    importances = build_report([comparison.result])["targets"]["credit"]["models"][
+        comparison.result.selected
+    ]["feature_importances"]
+
+    top_two = set(list(importances)[:2])
+    assert top_two == {"bills_late_in_12months", "max_dpd_in_12months"}

@@ -225,7 +225,26 @@ def test_given_several_snapshots_on_an_opt_ml_tree_when_the_job_runs_then_the_zo
     config = opt_ml / "input" / "config"
     config.mkdir(parents=True)
     (config / "hyperparameters.json").write_text(
-        json.dumps({"targets": "credit", "models": "logistic_regression,decision_tree", "n_threads": "1"})
+        json.dumps(
+            {
+                "targets": "credit",
+                "models": "logistic_regression,decision_tree",
+                "n_threads": "1",
+                "search_seconds": "2",
+                "policy": json.dumps(
+                    {
+                        "version": "p-7",
+                        "credit_threshold": 640,
+                        "buying_threshold": 560,
+                        "credit_economics": {
+                            "target_bad_rate": 0.03,
+                            "loss_given_bad": 9000,
+                            "margin_per_good": 700,
+                        },
+                    }
+                ),
+            }
+        )
     )
     monkeypatch.setenv("SM_CHANNEL_TRAIN", str(channel))
     monkeypatch.setenv("SM_MODEL_DIR", str(opt_ml / "model"))
@@ -245,3 +264,16 @@ def test_given_several_snapshots_on_an_opt_ml_tree_when_the_job_runs_then_the_zo
     assert card["rows"]["train"] < 3 * 900  # trained on the earlier snapshots only, labelled rows
     assert ScoringModel((model_dir / "credit" / "model.onnx").read_bytes()).target == TARGET_CREDIT
     assert "<svg" in (model_dir / "report.html").read_text()
+    searched = credit["models"][credit["selected"]]["search"]
+    assert searched["folds"].startswith("2 time-ordered folds") and searched["budget_seconds"] <= 2
+    assert credit["costs"] == {"target_bad_rate": 0.03, "loss_given_bad": 9000.0, "margin_per_good": 700.0}
+
+
+def test_given_a_negative_search_budget_then_the_job_names_the_hyperparameter() -> None:
+    spec = importlib.util.spec_from_file_location("credo_training_job", REPO / "training" / "train.py")
+    assert spec is not None and spec.loader is not None
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+
+    with pytest.raises(ValueError, match="search_seconds"):
+        job.parse_hyperparameters({"search_seconds": "-5"})

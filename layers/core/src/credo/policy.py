@@ -10,11 +10,30 @@ from typing import Final, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from credo.constants import TARGET_BUYING, TARGET_CREDIT
 from credo.scoring.scale import MAX_SCORE, MIN_SCORE
 
 
+class Economics(BaseModel):
+    """What one target's decisions cost: the figures behind the training report's threshold proposal."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    target_bad_rate: float = Field(gt=0, lt=1, description="the bad rate tolerated among the approved")
+    loss_given_bad: float = Field(ge=0, description="INR lost per approved customer who turns out bad")
+    margin_per_good: float = Field(ge=0, description="INR of margin lost per good customer declined")
+
+
+# Starting figures in INR, to be replaced by finance's own: a defaulted EMI loses far more than a
+# failed COD parcel (shipping both ways and handling). The bad rates match the default thresholds' odds.
+DEFAULT_CREDIT_ECONOMICS: Final = Economics(
+    target_bad_rate=0.02, loss_given_bad=20_000.0, margin_per_good=1_500.0
+)
+DEFAULT_BUYING_ECONOMICS: Final = Economics(target_bad_rate=0.06, loss_given_bad=250.0, margin_per_good=150.0)
+
+
 class Policy(BaseModel):
-    """Thresholds of one policy version (later versions add bands, EMI tenures, limits, COD caps)."""
+    """Thresholds of one policy version and the economics the threshold proposals are computed with."""
 
     # extra="ignore": code that knows fewer fields can still read a newer policy document.
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -22,6 +41,20 @@ class Policy(BaseModel):
     version: str = Field(min_length=1, max_length=64)
     credit_threshold: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="minimum credit score for EMI")
     buying_threshold: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="minimum buying score for COD")
+    credit_economics: Economics = Field(
+        default=DEFAULT_CREDIT_ECONOMICS, description="cost of a default vs margin"
+    )
+    buying_economics: Economics = Field(
+        default=DEFAULT_BUYING_ECONOMICS, description="cost of a failed COD parcel vs margin"
+    )
+
+    def economics(self, target: str) -> Economics:
+        """The economics of "credit" or "buying"."""
+        if target == TARGET_CREDIT:
+            return self.credit_economics
+        if target == TARGET_BUYING:
+            return self.buying_economics
+        raise ValueError(f"unknown target {target!r}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,19 @@ OFFSET: Final = BASE_SCORE - FACTOR * math.log(BASE_ODDS_GOOD_TO_BAD)
 _EPSILON: Final = 1e-12
 
 
+def scale_parameters() -> dict[str, float]:
+    """The scaling, as the model card and the report record it."""
+    return {
+        "pdo": PDO,
+        "base_score": BASE_SCORE,
+        "base_odds_good_to_bad": BASE_ODDS_GOOD_TO_BAD,
+        "factor": round(FACTOR, 6),
+        "offset": round(OFFSET, 6),
+        "min_score": MIN_SCORE,
+        "max_score": MAX_SCORE,
+    }
+
+
 def scores_from_bad_probabilities(p_bad: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """Vectorised score: probability of bad → integer score in [MIN_SCORE, MAX_SCORE]."""
     p = np.clip(np.asarray(p_bad, dtype=np.float64), _EPSILON, 1.0 - _EPSILON)

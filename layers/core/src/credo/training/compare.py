@@ -9,7 +9,7 @@ is chosen on its training rows, so the holdout F1 is honest.
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -17,22 +17,29 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.scoring import model as contract
-from credo.training import metrics, zoo
+from credo.scoring.scale import scale_parameters
+from credo.training import metrics, search, zoo
 from credo.training.onnx_export import TARGET_OPSET, check_parity
 from credo.training.report import (
     DEFAULT_COSTS,
     MAX_SERVING_ONE_ROW_MS,
     MAX_SERVING_ONNX_BYTES,
+    CostAssumptions,
     ModelResult,
     TargetResult,
 )
 from credo.training.train import TrainedModel, data_fingerprint, model_version_for
 
 LATENCY_SAMPLE_ROWS: Final = 2_000
+SNAPSHOT_COLUMN: Final = "snapshot_date"
+IMPORTANCE_SAMPLE_ROWS: Final = 5_000
+# The search budget per target when the caller names none: about a minute of a 2-core machine.
+DEFAULT_SEARCH_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True)
@@ -51,21 +58,40 @@ def compare_zoo(
     seed: int,
     models: Sequence[str] | None = None,
     oracle_auc: float | None = None,
+    search_seconds: float = DEFAULT_SEARCH_SECONDS,
+    costs: CostAssumptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ZooComparison:
-    """Fit every zoo model on `train`, measure it on `holdout` (out of time), select and package one."""
-    x_train, y_train = _labelled(train, label_column)
-    x_holdout, y_holdout = _labelled(holdout, label_column)
+    """Fit every zoo model on `train`, measure it on `holdout` (out of time), select and package one.
+
+    Before its final fit, each model's settings are searched by cross-validation on `train` within
+    its share of `search_seconds` (0: the zoo's own settings, still cross-validated). `costs` (the
+    policy's economics for the target; DEFAULT_POLICY's when None) price the threshold proposal.
+    """
+    x_train, y_train, train_snapshots = _labelled(train, label_column)
+    x_holdout, y_holdout, _ = _labelled(holdout, label_column)
+    folds, folds_description = search.time_ordered_folds(train_snapshots, y_train, seed=seed)
     trained_at = datetime.now(UTC)
     version = model_version_for(target, trained_at, data_fingerprint(_matrix(x_train), y_train))
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
     fitted: dict[str, tuple[Pipeline, bytes]] = {}
     results, rows = [], []
-    for spec in specs:
+    search_started = time.perf_counter()
+    for position, spec in enumerate(specs):
+        # an equal share of what is left, so a model that finishes early leaves time to the next
+        share = max(search_seconds - (time.perf_counter() - search_started), 0.0) / (len(specs) - position)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the final fit below reports it
+            searched = search.search(
+                spec, x_train, y_train, FEATURE_NAMES, (), folds,
+                budget_seconds=share, seed=seed, folds_description=folds_description,
+            )  # fmt: skip
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            pipeline = zoo.fit_zoo_model(spec, x_train, y_train, FEATURE_NAMES, (), seed=seed)
+            pipeline = zoo.fit_zoo_model(
+                spec, x_train, y_train, FEATURE_NAMES, (), seed=seed, params=searched.best.params
+            )
         fit_seconds = time.perf_counter() - started
         # the report says so instead of a console full of warnings
         unconverged = any(issubclass(w.category, ConvergenceWarning) for w in caught)
@@ -90,17 +116,34 @@ def compare_zoo(
                 one_row_ms=cost["one_row_latency_p50_ms"],
                 batch_rows_per_s=cost["batch_rows_per_second"],
                 notes=notes.strip(),
+                cv_folds={"roc_auc": searched.best.fold_aucs},
+                search=searched.summary(),
             )
         )
-        rows.append({"model": spec.name, **figures, "fit_seconds": fit_seconds, **cost})
+        rows.append(
+            {
+                "model": spec.name,
+                **figures,
+                "fit_seconds": fit_seconds,
+                **cost,
+                "cv_auc": searched.best.cv_auc,
+                "search_seconds": searched.seconds,
+                "candidates_tried": len(searched.candidates),
+                "params": searched.best.params,
+            }
+        )
         if progress is not None:
             progress(
-                f"{target}: {spec.name} out-of-time AUC {figures['roc_auc']:.3f}, F1 {figures['f1'] or 0:.3f}"
+                f"{target}: {spec.name} cross-validated AUC {searched.best.cv_auc:.3f}"
+                f" ({len(searched.candidates)} settings tried), out-of-time AUC {figures['roc_auc']:.3f},"
+                f" F1 {figures['f1'] or 0:.3f}"
             )
     selected, reason = _select(rows)
     for row in rows:
         row["selected"] = row["model"] == selected
     pipeline, onnx_bytes = fitted[selected]
+    importances = _permutation_importances(pipeline, x_holdout, y_holdout, seed=seed)
+    results = [replace(r, feature_importances=importances) if r.name == selected else r for r in results]
     shipped = _package(
         pipeline, onnx_bytes, target, label_column, version, trained_at, x_holdout, rows, selected, reason,
         len(y_train),
@@ -108,12 +151,25 @@ def compare_zoo(
     result = TargetResult(
         target=target,
         models=results,
-        costs=DEFAULT_COSTS[target],
+        costs=costs if costs is not None else DEFAULT_COSTS[target],
         selected=selected,
         selection_reason=reason,
         oracle_auc=oracle_auc,
     )
     return ZooComparison(result=result, selected=shipped, table=rows)
+
+
+def _permutation_importances(
+    pipeline: Pipeline, x: pd.DataFrame, y: np.ndarray[Any, np.dtype[np.int64]], *, seed: int
+) -> dict[str, float]:
+    """Holdout AUC lost when each feature is shuffled: model-agnostic, so every zoo model has one."""
+    if len(np.unique(y)) < 2:
+        return {}
+    rows = np.random.default_rng(seed).permutation(len(y))[:IMPORTANCE_SAMPLE_ROWS]
+    found = permutation_importance(
+        pipeline, _matrix(x.iloc[rows]), y[rows], scoring="roc_auc", n_repeats=3, random_state=seed
+    )
+    return {name: round(float(v), 5) for name, v in zip(FEATURE_NAMES, found.importances_mean, strict=True)}
 
 
 def _select(rows: list[dict[str, Any]]) -> tuple[str, str]:
@@ -159,8 +215,12 @@ def _package(
             k: chosen[k] for k in ("roc_auc", "gini", "ks", "pr_auc", "brier", "calibration_error")
         },
         "comparison": {r["model"]: {"roc_auc": r["roc_auc"], "f1": r["f1"]} for r in rows},
+        "hyperparameters": chosen["params"],
+        "cross_validated_auc": chosen["cv_auc"],
         "onnx": {"target_opset": TARGET_OPSET, "parity_max_abs_diff": parity, "bytes": len(onnx_bytes)},
         "versions": {"scikit-learn": sklearn.__version__},
+        # score = offset − factor · ln(p / (1 − p)), clipped: how the served probability becomes 300–900
+        "score_scale": scale_parameters(),
     }
     return TrainedModel(
         target=target,
@@ -187,9 +247,15 @@ def _metadata(target: str, version: str, label_column: str, trained_at: datetime
 
 def _labelled(
     table: pd.DataFrame, label_column: str
-) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.int64]]]:
+) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.int64]], pd.Series | None]:
+    """Features, labels and (when the table has them) snapshot dates of the labelled rows."""
     rows = table[table[label_column].notna()]
-    return rows[list(FEATURE_NAMES)].astype("float64"), rows[label_column].to_numpy(dtype=np.int64)
+    snapshots = rows[SNAPSHOT_COLUMN] if SNAPSHOT_COLUMN in rows.columns else None
+    return (
+        rows[list(FEATURE_NAMES)].astype("float64"),
+        rows[label_column].to_numpy(dtype=np.int64),
+        snapshots,
+    )
 
 
 def _matrix(frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:

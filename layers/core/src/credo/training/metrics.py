@@ -215,11 +215,7 @@ def recommend_thresholds(
             "current_threshold": current_threshold,
             "candidate_cutoffs": f"every integer score {MIN_SCORE}–{MAX_SCORE}",
             "n": rows[0]["approved"],
-            "score_scale": {
-                "pdo": scale.PDO,
-                "base_score": scale.BASE_SCORE,
-                "base_odds_good_to_bad": scale.BASE_ODDS_GOOD_TO_BAD,
-            },
+            "score_scale": scale.scale_parameters(),
         },
         "notes": notes,
     }

@@ -15,7 +15,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from credo.constants import TARGET_BUYING, TARGET_CREDIT
+from credo.constants import TARGET_BUYING, TARGET_CREDIT, TARGETS
+from credo.policy import DEFAULT_POLICY, Policy
 from credo.training import metrics, report_svg
 from credo.training.report_svg import escape as _e
 from credo.training.report_svg import fmt as _fmt
@@ -38,13 +39,13 @@ class CostAssumptions:
     loss_given_bad: float
     margin_per_good: float
 
+    @classmethod
+    def from_policy(cls, policy: Policy, target: str) -> "CostAssumptions":
+        """The economics the policy in force states for `target` (credo.policy.Economics)."""
+        return cls(**policy.economics(target).model_dump())
 
-# Illustrative figures in INR until the policy carries them: a defaulted EMI loses far more than a
-# returned COD parcel (two-way shipping). The bad rates match the DEFAULT_POLICY thresholds' odds.
-DEFAULT_COSTS: Final = {
-    TARGET_CREDIT: CostAssumptions(target_bad_rate=0.02, loss_given_bad=20_000.0, margin_per_good=1_500.0),
-    TARGET_BUYING: CostAssumptions(target_bad_rate=0.06, loss_given_bad=250.0, margin_per_good=150.0),
-}
+
+DEFAULT_COSTS: Final = {target: CostAssumptions.from_policy(DEFAULT_POLICY, target) for target in TARGETS}
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ModelResult:
     batch_rows_per_s: float | None = None
     feature_importances: Mapping[str, float] = field(default_factory=dict)
     notes: str = ""
+    search: Mapping[str, Any] = field(default_factory=dict)  # credo.training.search.SearchResult.summary()
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def _model_report(model: ModelResult, curve_points: int) -> dict[str, Any]:
         "batch_rows_per_s": model.batch_rows_per_s,
         "within_serving_budget": within_budget,
         "notes": model.notes,
+        "search": dict(model.search),
         "feature_importances": dict(importances),
         "curves": metrics.curves(model.y_true, model.p_bad, points=curve_points),
     }
@@ -296,6 +299,7 @@ def _target_html(target: str, body: Mapping[str, Any]) -> str:
         + f'<div class="charts">{"".join(charts)}</div>'
         + "<h3>Every metric, every model (out-of-time holdout)</h3>"
         + _metrics_table(models, selected)
+        + _search_table(models)
         + f"<h3>Cut-off table for {_e(selected)}</h3>"
         + _cutoff_table(body["cutoff_table"])
         + (
@@ -331,6 +335,27 @@ def _metrics_table(models: Mapping[str, Any], selected: str) -> str:
         cells = [name + (" (selected)" if name == selected else ""), *(m.get(c) for c in columns), cv_text]
         rows.append([*cells, m.get("notes", "")])
     return _table(["model", *columns, "cv roc_auc", "notes"], rows)
+
+
+def _search_table(models: Mapping[str, Any]) -> str:
+    """How each model's settings were chosen (nothing when no search ran)."""
+    rows = [
+        [
+            name,
+            _fmt(m["search"]["cv_auc"]),
+            f"{m['search']['candidates_tried']} of {m['search']['space_size']}",
+            f"{_fmt(m['search']['seconds'])} / {_fmt(m['search']['budget_seconds'])}",
+            ", ".join(f"{k}={v}" for k, v in m["search"]["params"].items()) or "the zoo's own",
+        ]
+        for name, m in models.items()
+        if m.get("search")
+    ]
+    if not rows:
+        return ""
+    folds = next(m["search"]["folds"] for m in models.values() if m.get("search"))
+    return f"<h3>Hyperparameter search (cross-validated on the training rows: {_e(folds)})</h3>" + _table(
+        ["model", "cv roc_auc", "settings tried", "seconds / budget", "chosen settings"], rows
+    )
 
 
 def _cutoff_table(rows: Sequence[Mapping[str, Any]]) -> str:

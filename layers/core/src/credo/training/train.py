@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.scoring import model as contract
+from credo.scoring.scale import scale_parameters
 from credo.training.onnx_export import TARGET_OPSET, check_parity, export_pipeline
 
 HOLDOUT_FRACTION: Final = 0.2
@@ -131,6 +132,8 @@ def train_target(
         "holdout_metrics": metrics,
         "onnx": {"target_opset": TARGET_OPSET, "parity_max_abs_diff": parity_gap, "bytes": len(onnx_bytes)},
         "versions": {"scikit-learn": sklearn.__version__},
+        # score = offset − factor · ln(p / (1 − p)), clipped: how the served probability becomes 300–900
+        "score_scale": scale_parameters(),
     }
     return TrainedModel(
         target=target,

@@ -14,7 +14,7 @@ Model input, the same for fitting and serving (`model_input` builds it from a Da
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeAlias
 
 import numpy as np
@@ -61,6 +61,8 @@ class ModelSpec:
     description: str
     max_fit_rows: int | None = None  # fit on a random sample of at most this many rows
     notes: str = ""
+    # the classifier's settings credo.training.search may try, besides the ones `build` sets
+    search_space: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 
 def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, scale: bool) -> Pipeline:
@@ -115,7 +117,7 @@ def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, scale: 
 def _calibrated(
     numeric: Sequence[str], categorical: Sequence[str], classifier: ClassifierMixin, *, scale: bool
 ) -> Pipeline:
-    # class_weight stays None everywhere: the score scale reads probabilities as odds (see train.py).
+    # The zoo's own settings keep class_weight=None; the search may try "balanced" (see _BALANCE).
     # ensemble=False: one classifier fitted on all rows (one model's size in ONNX), its sigmoid fitted
     # on out-of-fold scores, so the calibration never sees scores of rows the classifier learnt from.
     calibrated = CalibratedClassifierCV(classifier, method="sigmoid", cv=CALIBRATION_FOLDS, ensemble=False)
@@ -187,8 +189,18 @@ def build_hist_gradient_boosting(
     return _calibrated(numeric, categorical, boosting, scale=False)
 
 
+# Searched settings (credo.training.search). class_weight="balanced" is among them: it re-weights the
+# rare class while the classifier learns, and the sigmoid calibration fitted afterwards on
+# unweighted out-of-fold scores brings the probabilities back to honest odds.
+_BALANCE: Final = {"class_weight": [None, "balanced"]}
+
 ZOO: Final[tuple[ModelSpec, ...]] = (
-    ModelSpec("decision_tree", build_decision_tree, "one decision tree, depth ≤ 6, ≥ 50 rows a leaf"),
+    ModelSpec(
+        "decision_tree",
+        build_decision_tree,
+        "one decision tree, depth ≤ 6, ≥ 50 rows a leaf",
+        search_space={"max_depth": [4, 6, 8, 10], "min_samples_leaf": [20, 50, 100, 200], **_BALANCE},
+    ),
     ModelSpec(
         "svm",
         build_svm,
@@ -196,8 +208,14 @@ ZOO: Final[tuple[ModelSpec, ...]] = (
         max_fit_rows=500_000,
         notes="Linear variant: kernel SVC is O(n²) and its ONNX grows with the support vectors; "
         "skl2onnx converts no kernel approximation (Nystroem, RBFSampler). Capped at 500k rows.",
+        search_space={"C": [0.01, 0.1, 1.0], **_BALANCE},
     ),
-    ModelSpec("logistic_regression", build_logistic_regression, "L2 logistic regression on scaled features"),
+    ModelSpec(
+        "logistic_regression",
+        build_logistic_regression,
+        "L2 logistic regression on scaled features",
+        search_space={"C": [0.01, 0.1, 1.0, 10.0], **_BALANCE},
+    ),
     ModelSpec(
         "mlp",
         build_mlp,
@@ -205,13 +223,43 @@ ZOO: Final[tuple[ModelSpec, ...]] = (
         max_fit_rows=500_000,
         notes="Stops on a training-loss plateau (5 epochs) or at 30 epochs, not on accuracy; capped so the "
         "four fits calibration needs stay bounded.",
+        search_space={
+            "alpha": [0.3, 1.0, 3.0],
+            "hidden_layer_sizes": [(64, 32, 16), (128, 64, 32), (32, 16, 8)],
+            "learning_rate_init": [3e-4, 1e-3, 3e-3],
+        },
     ),
-    ModelSpec("extra_trees", build_extra_trees, "100 extremely randomised trees, depth ≤ 8"),
-    ModelSpec("random_forest", build_random_forest, "100 trees on half-samples, depth ≤ 8"),
+    ModelSpec(
+        "extra_trees",
+        build_extra_trees,
+        "100 extremely randomised trees, depth ≤ 8",
+        search_space={
+            "max_depth": [6, 8, 12],
+            "min_samples_leaf": [20, 50, 100],
+            "max_features": ["sqrt", 0.3],
+        },
+    ),
+    ModelSpec(
+        "random_forest",
+        build_random_forest,
+        "100 trees on half-samples, depth ≤ 8",
+        search_space={
+            "max_depth": [6, 8, 12],
+            "min_samples_leaf": [20, 50, 100],
+            "max_features": ["sqrt", 0.3],
+        },
+    ),
     ModelSpec(
         "hist_gradient_boosting",
         build_hist_gradient_boosting,
         "gradient-boosted trees: 200 rounds of ≤ 15 leaves, learning rate 0.05",
+        search_space={
+            "learning_rate": [0.03, 0.05, 0.1],
+            "max_iter": [100, 200, 400],
+            "max_leaf_nodes": [7, 15, 31],
+            "min_samples_leaf": [40, 100, 200],
+            "l2_regularization": [0.0, 1.0],
+        },
     ),
 )
 
@@ -248,14 +296,22 @@ def fit_zoo_model(
     categorical: Sequence[str],
     *,
     seed: int,
+    params: Mapping[str, Any] | None = None,
 ) -> Pipeline:
-    """Build and fit `spec` on the rows (a seeded random sample when the spec caps its rows)."""
+    """Build and fit `spec` on the rows (a seeded random sample when the spec caps its rows).
+
+    `params` replace the classifier's own settings (a search result, credo.training.search).
+    """
     y = np.asarray(labels, dtype=np.int64)
     rows = np.arange(len(frame))
     if spec.max_fit_rows is not None and len(rows) > spec.max_fit_rows:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=spec.max_fit_rows, replace=False))
     x = model_input(frame.iloc[rows], numeric, categorical)
-    return spec.build(numeric, categorical, seed=seed).fit(x, y[rows])
+    pipeline = spec.build(numeric, categorical, seed=seed)
+    if params:
+        # the classifier sits inside the calibration wrapper (see _calibrated)
+        pipeline.set_params(**{f"model__estimator__{name}": value for name, value in params.items()})
+    return pipeline.fit(x, y[rows])
 
 
 def export_zoo_model(

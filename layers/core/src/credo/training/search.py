@@ -1,0 +1,204 @@
+"""Hyperparameter search for one zoo model, cross-validated on the training rows, within a time budget.
+
+Folds follow time when the rows come from several snapshots: each fold validates on one of the
+latest snapshots and trains on the snapshots before it (always the past predicting the future, as
+the out-of-time holdout does, though a fold's label windows may overlap its validation snapshot).
+One snapshot (or none) gives stratified folds.
+
+Candidates are scored by ROC-AUC of the uncalibrated classifier: the sigmoid calibration each zoo
+model ships with is monotone, so it cannot change the ranking, and skipping it makes a candidate
+four times cheaper. The zoo's own settings are always the first candidate, so a search that runs
+out of time still has a measured answer; the others are drawn from the model's search space in a
+seeded order and started only while the model's share of the budget lasts.
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import ParameterSampler, StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from credo.training.zoo import ModelSpec, model_input
+
+MAX_FOLDS: Final = 3
+MAX_CANDIDATES: Final = 12
+# Each fold's fit sees at most this many rows: at 1M customers the search ranks settings on a
+# sample, and the final fit (after the search) uses every row.
+SEARCH_MAX_FIT_ROWS: Final = 200_000
+
+Fold = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    params: dict[str, Any]
+    cv_auc: float  # mean over the folds
+    fold_aucs: tuple[float, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The settings the model is finally fitted with, and how they were found."""
+
+    best: Candidate
+    candidates: tuple[Candidate, ...]
+    budget_seconds: float  # this model's share of the target's budget
+    seconds: float
+    folds: str  # how the folds were cut, for the report
+    space_size: int  # how many settings the search space holds
+    rows_per_fit: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The figures report.json keeps."""
+        return {
+            "params": self.best.params,
+            "cv_auc": round(self.best.cv_auc, 4),
+            "cv_auc_sd": round(float(np.std(self.best.fold_aucs)), 4),
+            "fold_aucs": [round(a, 4) for a in self.best.fold_aucs],
+            "candidates_tried": len(self.candidates),
+            "space_size": self.space_size,
+            "seconds": round(self.seconds, 1),
+            "budget_seconds": round(self.budget_seconds, 1),
+            "folds": self.folds,
+            "rows_per_fit": self.rows_per_fit,
+        }
+
+
+def time_ordered_folds(
+    snapshots: Sequence[Any] | None, labels: npt.ArrayLike, *, seed: int
+) -> tuple[list[Fold], str]:
+    """Folds over the rows, and a sentence saying how they were cut."""
+    y = np.asarray(labels, dtype=np.int64)
+    if snapshots is not None:
+        values = np.asarray(pd.Series(snapshots).astype(str))
+        distinct = sorted(set(values))
+        if len(distinct) >= 2:
+            validations = distinct[-min(MAX_FOLDS, len(distinct) - 1) :]
+            folds = [
+                (np.flatnonzero(values < snapshot), np.flatnonzero(values == snapshot))
+                for snapshot in validations
+            ]
+            usable = [
+                (train, valid)
+                for train, valid in folds
+                if _both_classes(y[train]) and _both_classes(y[valid])
+            ]
+            if usable:
+                return (
+                    usable,
+                    f"{len(usable)} time-ordered folds (validate on {', '.join(validations)},"
+                    " train on earlier snapshots)",
+                )
+    splits = min(MAX_FOLDS, int(min(np.bincount(y, minlength=2))))
+    if splits < 2:
+        raise ValueError("too few rows of the rarer class to cross-validate (need at least 2)")
+    stratified = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    return [(train, valid) for train, valid in stratified], f"{splits} stratified folds"
+
+
+def search(
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    labels: npt.ArrayLike,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    folds: Sequence[Fold],
+    *,
+    budget_seconds: float,
+    seed: int,
+    folds_description: str = "",
+) -> SearchResult:
+    """Try the zoo settings, then sampled settings while the budget lasts; return the best mean AUC."""
+    y = np.asarray(labels, dtype=np.int64)
+    started = time.perf_counter()
+    space = dict(spec.search_space)
+    settings = _candidate_settings(space, seed)
+    cap = min(SEARCH_MAX_FIT_ROWS, spec.max_fit_rows or SEARCH_MAX_FIT_ROWS)
+    rng = np.random.default_rng(seed)
+    capped = [(_cap(train, cap, rng), valid) for train, valid in folds]
+    tried: list[Candidate] = []
+    for params in settings:
+        elapsed = time.perf_counter() - started
+        slowest = max((c.seconds for c in tried), default=0.0)
+        if tried and elapsed + slowest > budget_seconds:
+            break  # the next candidate would likely overrun this model's share
+        tried.append(_evaluate(spec, params, frame, y, numeric, categorical, capped, seed))
+    best = max(tried, key=lambda c: c.cv_auc)
+    return SearchResult(
+        best=best,
+        candidates=tuple(tried),
+        budget_seconds=budget_seconds,
+        seconds=time.perf_counter() - started,
+        folds=folds_description,
+        space_size=_space_size(space),
+        rows_per_fit=max(len(train) for train, _ in capped),
+    )
+
+
+def _evaluate(
+    spec: ModelSpec,
+    params: dict[str, Any],
+    frame: pd.DataFrame,
+    y: npt.NDArray[np.int64],
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    folds: Sequence[Fold],
+    seed: int,
+) -> Candidate:
+    started = time.perf_counter()
+    aucs = []
+    for train, valid in folds:
+        pipeline = _uncalibrated(spec.build(numeric, categorical, seed=seed), params)
+        pipeline.fit(model_input(frame.iloc[train], numeric, categorical), y[train])
+        score = _ranking_score(pipeline, model_input(frame.iloc[valid], numeric, categorical))
+        aucs.append(float(roc_auc_score(y[valid], score)))
+    return Candidate(
+        params=params,
+        cv_auc=float(np.mean(aucs)),
+        fold_aucs=tuple(aucs),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _uncalibrated(pipeline: Pipeline, params: Mapping[str, Any]) -> Pipeline:
+    classifier = clone(pipeline.named_steps["model"].estimator).set_params(**params)
+    return pipeline.set_params(model=classifier)
+
+
+def _ranking_score(pipeline: Pipeline, x: Any) -> npt.NDArray[np.float64]:
+    # A linear SVM has no probabilities before calibration; its margin ranks the rows just as well.
+    if hasattr(pipeline.named_steps["model"], "predict_proba"):
+        return np.asarray(pipeline.predict_proba(x)[:, 1], dtype=np.float64)
+    return np.asarray(pipeline.decision_function(x), dtype=np.float64)
+
+
+def _candidate_settings(space: Mapping[str, Sequence[Any]], seed: int) -> list[dict[str, Any]]:
+    """The zoo's own settings first ({}), then up to MAX_CANDIDATES − 1 distinct sampled ones."""
+    if not space:
+        return [{}]
+    sampled = ParameterSampler(
+        {name: list(values) for name, values in space.items()},
+        n_iter=min(MAX_CANDIDATES - 1, _space_size(space)),
+        random_state=seed,
+    )
+    return [{}, *(dict(params) for params in sampled)]
+
+
+def _space_size(space: Mapping[str, Sequence[Any]]) -> int:
+    return int(np.prod([len(values) for values in space.values()])) if space else 1
+
+
+def _cap(rows: npt.NDArray[np.int64], cap: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    return rows if len(rows) <= cap else np.sort(rng.choice(rows, size=cap, replace=False))
+
+
+def _both_classes(y: npt.NDArray[np.int64]) -> bool:
+    return len(y) > 0 and 0 < int(y.sum()) < len(y)
