@@ -19,7 +19,7 @@ PII_COLUMNS = {"customer_id", "full_name", "email", "phone", "street_address", "
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(tmp_path_factory.mktemp("demo"), customers=2_500, seed=5, echo=False)
+    return run_demo(tmp_path_factory.mktemp("demo"), customers=2_500, seed=5, echo=False, search_seconds=3.0)
 
 
 def test_given_a_small_world_when_the_demo_runs_then_every_source_row_reaches_the_warehouse(
@@ -87,6 +87,19 @@ def test_given_trained_models_then_they_beat_chance_out_of_time_but_not_the_orac
         assert model.model_key.startswith("s3://") and model.model_key.endswith("model.onnx")
         assert (demo.workdir / "models" / model.target / "model.onnx").stat().st_size > 0
         assert 0.55 < model.holdout_auc <= model.oracle_auc + 0.05, model
+
+
+def test_given_the_demos_registry_copy_when_an_older_version_is_promoted_then_the_list_shows_the_rollback(
+    demo: DemoResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = str(demo.workdir / "registry")
+    credit = demo.models["credit"].version
+
+    assert main(["models", "list", "--registry", registry]) == 0
+    listed = capsys.readouterr().out
+    assert credit in listed and "champion" in listed
+    assert "<svg" in (demo.workdir / "registry" / "credit" / credit / "report.html").read_text()
+    assert main(["models", "promote", "credit", "credit-not-registered", "--registry", registry]) == 2
 
 
 def test_given_materialised_features_when_customers_are_scored_then_each_gets_a_decision(

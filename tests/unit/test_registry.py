@@ -5,7 +5,13 @@ from typing import Any
 
 import pytest
 
-from credo.registry import ModelRegistry, RegistryError, decide_promotion
+from credo.registry import (
+    REPORT_HTML_FILE,
+    REPORT_JSON_FILE,
+    ModelRegistry,
+    RegistryError,
+    decide_promotion,
+)
 from tests.fakes import MemoryStore
 
 
@@ -66,3 +72,61 @@ def test_given_an_unregistered_version_when_promoted_then_it_is_refused() -> Non
     with pytest.raises(RegistryError, match="not registered"):
         registry.promote("credit", "credit-nope")
     assert registry.versions("credit") == []
+
+
+def test_given_a_registered_version_when_reports_are_attached_then_they_sit_beside_its_model() -> None:
+    store = MemoryStore()
+    registry = ModelRegistry(store)
+    registry.register(Model("credit", "credit-20260101-a"))
+
+    html_key = registry.attach("credit", "credit-20260101-a", REPORT_HTML_FILE, b"<html></html>")
+    json_key = registry.attach("credit", "credit-20260101-a", REPORT_JSON_FILE, b"{}")
+
+    assert (html_key, json_key) == (
+        "credit/credit-20260101-a/report.html",
+        "credit/credit-20260101-a/report.json",
+    )
+    assert store.objects[html_key] == b"<html></html>"
+    assert registry.attachment("credit", "credit-20260101-a", REPORT_JSON_FILE) == b"{}"
+    assert registry.versions("credit")[0]["files"] == [
+        "model.onnx",
+        "model_card.json",
+        "report.html",
+        "report.json",
+    ]
+
+
+def test_given_an_unregistered_version_or_another_file_name_when_attached_then_it_is_refused() -> None:
+    store = MemoryStore()
+    registry = ModelRegistry(store)
+    registry.register(Model("credit", "credit-20260101-a"))
+
+    with pytest.raises(RegistryError, match="not registered"):
+        registry.attach("credit", "credit-nope", REPORT_HTML_FILE, b"<html></html>")
+    with pytest.raises(RegistryError, match=r"only report\.html, report\.json"):
+        registry.attach("credit", "credit-20260101-a", "model.onnx", b"overwrite")
+    assert store.objects["credit/credit-20260101-a/model.onnx"] == b"onnx"
+    assert not any(key.endswith("report.html") for key in store.objects)
+
+
+def test_given_versions_with_cards_when_listed_then_estimator_auc_and_promotion_time_are_read() -> None:
+    registry = ModelRegistry(MemoryStore())
+    card = {
+        "created_at": "2026-01-01",
+        "estimator": "logistic_regression",
+        "holdout_metrics": {"roc_auc": 0.71},
+    }
+    registry.register(Model("credit", "credit-20260101-a", model_card=card), promote=True)
+    registry.register(Model("credit", "credit-20260201-b", model_card={"created_at": "2026-02-01"}))
+    registry.register(Model("buying", "buying-20260201-c"))
+
+    older, newer = registry.versions("credit")
+
+    assert registry.targets() == ["buying", "credit"]
+    assert (older["estimator"], older["holdout_auc"], older["champion"]) == (
+        "logistic_regression",
+        0.71,
+        True,
+    )
+    assert older["promoted_at"] is not None
+    assert (newer["estimator"], newer["holdout_auc"], newer["promoted_at"]) == (None, None, None)

@@ -156,6 +156,50 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_location(args: argparse.Namespace) -> tuple[Path, bool]:
+    """The local registry copy, and whether to use the environment's model bucket instead."""
+    import os
+
+    from credo.model_commands import DEFAULT_REGISTRY_DIR
+
+    # Like `credo mine`: an endpoint in the environment means its resources, unless a copy is named.
+    use_environment = args.aws or (args.registry is None and bool(os.environ.get("AWS_ENDPOINT_URL")))
+    return (Path(args.registry) if args.registry else DEFAULT_REGISTRY_DIR), use_environment
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from credo.model_commands import ModelCommandError, format_versions, list_versions, open_registry
+    from credo.registry import RegistryError
+
+    directory, use_environment = _registry_location(args)
+    try:
+        with open_registry(directory, use_environment=use_environment) as opened:
+            rows = list_versions(opened.registry, args.target)
+    except (ModelCommandError, RegistryError) as error:
+        print(f"credo models list: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([row.as_dict() for row in rows], indent=2))
+    else:
+        print(f"registry {opened.where}\n{format_versions(rows)}")
+    return 0
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    from credo.model_commands import ModelCommandError, open_registry, promote_version
+    from credo.registry import RegistryError
+
+    directory, use_environment = _registry_location(args)
+    try:
+        with open_registry(directory, use_environment=use_environment, save=True) as opened:
+            promotion = promote_version(opened.registry, args.target, args.version)
+    except (ModelCommandError, RegistryError) as error:
+        print(f"credo models promote: {error}", file=sys.stderr)
+        return 2
+    print(f"{promotion.message} in {opened.where}")
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -284,7 +328,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="only these zoo models (default: all)",
     )
     train.set_defaults(func=cmd_train)
+
+    models = sub.add_parser(
+        "models",
+        help="list the registered model versions, or promote one to champion (rollback included)",
+        description="The S3 model registry (<target>/<version>/{model.onnx, model_card.json, report.html, "
+        "report.json} and <target>/champion.json) on the command line. Locally it reads a copy of a "
+        "registry in a directory (default .demo/registry, written by `make demo`) through a moto server "
+        "and writes a promotion back to it; with --aws (or AWS_ENDPOINT_URL set) it uses the model bucket "
+        "the environment names.",
+    )
+    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    models_list = actions.add_parser(
+        "list",
+        help="every version per target: estimator, created, out-of-time AUC, the champion marked",
+        description="List every registered version, oldest first per target, with its estimator, creation "
+        "time and out-of-time ROC-AUC from its model card; the champion is marked with when it was promoted.",
+    )
+    models_list.add_argument("--target", help="only this target (credit or buying)")
+    models_list.add_argument("--json", action="store_true", help="print the versions as JSON instead")
+    _add_registry_location(models_list)
+    models_list.set_defaults(func=cmd_models_list)
+    models_promote = actions.add_parser(
+        "promote",
+        help="make a registered version the target's champion (promote an older one to roll back)",
+        description="Point <target>/champion.json at a registered version. The scoring Lambda serves it "
+        "from its next cold start. Promoting an older version is a rollback.",
+    )
+    models_promote.add_argument("target", metavar="TARGET", help="the target (credit or buying)")
+    models_promote.add_argument("version", metavar="VERSION", help="a registered version of it")
+    _add_registry_location(models_promote)
+    models_promote.set_defaults(func=cmd_models_promote)
     return parser
+
+
+def _add_registry_location(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--aws", action="store_true", help="use the model bucket the environment names (CREDO_MODEL_BUCKET)"
+    )
+    where.add_argument(
+        "--registry", metavar="DIR", help="a local copy of a registry (default .demo/registry)"
+    )
 
 
 def _file_miners() -> tuple[str, ...]:

@@ -39,6 +39,7 @@ from credo.local import (
     local_bureau,
     local_settings_env,
     rest_event,
+    save_bucket_to_directory,
     scheduled_event,
     upload_drops,
 )
@@ -62,6 +63,9 @@ LABELS = {c.TARGET_CREDIT: LABEL_CREDIT, c.TARGET_BUYING: LABEL_BUYING}
 POPULATIONS = {c.TARGET_CREDIT: "in_credit_population", c.TARGET_BUYING: "in_buying_population"}
 REALISM_KEYS = {c.TARGET_CREDIT: "credit_bad_90dpd_6m", c.TARGET_BUYING: "buying_bad_cod_failure_6m"}
 TRAINING_SNAPSHOTS = 3
+# Hyperparameter search per target: enough on 20k customers for a few settings of each model,
+# short enough that the demo stays a few minutes (the training job's default is a minute).
+DEMO_SEARCH_SECONDS = 20.0
 # The demo policy offers EMI / COD to the customers whose score is above this share of the
 # training population: a starting point that is printed, never a recommendation (that is the
 # training report's cut-off table).
@@ -115,7 +119,14 @@ class _Steps:
             print(f"      done in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def run_demo(workdir: Path, *, customers: int = 20_000, seed: int = 7, echo: bool = True) -> DemoResult:
+def run_demo(
+    workdir: Path,
+    *,
+    customers: int = 20_000,
+    seed: int = 7,
+    echo: bool = True,
+    search_seconds: float = DEMO_SEARCH_SECONDS,
+) -> DemoResult:
     """Run the walking skeleton end to end under `workdir` and return what it produced."""
     if echo:
         _quiet_lambda_logs()
@@ -167,14 +178,17 @@ def run_demo(workdir: Path, *, customers: int = 20_000, seed: int = 7, echo: boo
             holdout_table = build_features(warehouse, holdout).to_pandas()
             notes.append(f"{len(train_table):,} training rows, {len(holdout_table):,} holdout rows")
         with steps.step(
-            f"comparing the seven-model zoo per target → ONNX → s3://{settings.model_bucket}/"
+            f"comparing the seven-model zoo per target (settings searched for {search_seconds:g} s each,"
+            f" cross-validated on the training snapshots) → ONNX → s3://{settings.model_bucket}/"
         ) as notes:
             models, policy = _train_and_register(
-                settings, train_table, holdout_table, world, holdout, workdir, echo
+                settings, train_table, holdout_table, world, holdout, workdir, echo, search_seconds
             )
             notes.append(
                 f"report with every model, curves and cut-off tables: {workdir / 'models' / 'report.html'}"
             )
+            # The moto bucket ends with the demo; the copy is what `credo models list / promote` read.
+            save_bucket_to_directory(settings.model_bucket, workdir / "registry")
             for m in models.values():
                 notes.append(
                     f"{m.target}: selected {m.estimator} ({m.version}), out-of-time AUC {m.holdout_auc:.3f}"
@@ -267,6 +281,7 @@ def _train_and_register(
     holdout: date,
     workdir: Path,
     echo: bool,
+    search_seconds: float,
 ) -> tuple[dict[str, ModelSummary], Policy]:
     # sklearn: training only
     from credo.training import write_model_artifacts
@@ -281,7 +296,15 @@ def _train_and_register(
         test = holdout_table[holdout_table[POPULATIONS[target]].fillna(False).astype(bool)]
         oracle = world["realism"][REALISM_KEYS[target]][holdout.isoformat()]["oracle_auc"]
         with threadpool_limits(limits=1):  # the forests' workers would oversubscribe two cores
-            comparison = compare_zoo(rows, test, target, label, seed=7, oracle_auc=float(oracle))
+            comparison = compare_zoo(
+                rows,
+                test,
+                target,
+                label,
+                seed=7,
+                oracle_auc=float(oracle),
+                search_seconds=search_seconds,
+            )
         comparisons.append(comparison)
         _print_comparison(target, comparison.table, echo)
         model = comparison.selected
@@ -308,7 +331,10 @@ def _train_and_register(
         metadata={"world": f"{world['config']['customers']:,} customers, seed {world['config']['seed']}",
                   "holdout": holdout.isoformat(), "validation": "out of time: later snapshot"},
     )  # fmt: skip
-    write_report(report, workdir / "models")
+    written = write_report(report, workdir / "models")
+    for summary in summaries.values():  # the comparison that selected a version travels with it
+        for path in written:
+            registry.attach(summary.target, summary.version, path.name, path.read_bytes())
     policy = Policy(
         version="demo-1",
         credit_threshold=thresholds[c.TARGET_CREDIT],
@@ -321,12 +347,16 @@ def _train_and_register(
 def _print_comparison(target: str, table: list[dict[str, Any]], echo: bool) -> None:
     if not echo:
         return
-    header = f"{'model':<24} {'AUC':>6} {'F1':>6} {'Brier':>6} {'fit s':>6} {'ONNX KB':>8} {'1-row ms':>8}"
+    header = (
+        f"{'model':<24} {'cv AUC':>6} {'AUC':>6} {'F1':>6} {'Brier':>6} {'fit s':>6} {'ONNX KB':>8}"
+        f" {'1-row ms':>8}"
+    )
     print(f"      {target}: {header}")
     for row in table:
         mark = "  ← selected" if row["selected"] else ""
         print(
-            f"      {'':<{len(target) + 1}} {row['model']:<24} {row['roc_auc']:>6.3f} {row['f1'] or 0:>6.3f}"
+            f"      {'':<{len(target) + 1}} {row['model']:<24} {row['cv_auc']:>6.3f} {row['roc_auc']:>6.3f}"
+            f" {row['f1'] or 0:>6.3f}"
             f" {row['brier']:>6.3f} {row['fit_seconds']:>6.1f} {row['onnx_bytes'] / 1024:>8.0f}"
             f" {row['one_row_latency_p50_ms']:>8.3f}{mark}",
             flush=True,
@@ -401,6 +431,7 @@ def _print_summary(result: DemoResult, settings: CredoSettings) -> None:
     print(f"  warehouse            {w / 'warehouse.duckdb'}")
     for m in result.models.values():
         print(f"  {m.target + ' model':<20} {m.model_key}  (copy in {w / 'models' / m.target})")
+    print(f"  {'registry copy':<20} {w / 'registry'}  (credo models list)")
     print(f"  online features      DynamoDB {settings.feature_table}: {result.materialised:,} items")
     print(f"  policy               SSM {settings.policy_parameter}: {result.policy.model_dump_json()}")
     print(f"  this run             {w / 'demo.json'}")

@@ -156,6 +156,31 @@ def upload_drops(files: list[Path], root: Path, settings: CredoSettings, prefix:
     return keys
 
 
+def seed_bucket_from_directory(directory: Path, bucket: str) -> list[str]:
+    """Create `bucket` and upload every file under `directory`, its relative path as the key."""
+    s3 = S3Store.create()
+    s3.ensure_bucket(bucket)
+    keys = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        key = path.relative_to(directory).as_posix()
+        s3.put_file(bucket, key, path)
+        keys.append(key)
+    return keys
+
+
+def save_bucket_to_directory(bucket: str, directory: Path) -> list[str]:
+    """Write every object of `bucket` to `directory`/<key> (a moto bucket outlives its server this way)."""
+    s3 = S3Store.create()
+    root = directory.resolve()
+    keys = list(s3.list_keys(bucket, ""))
+    for key in keys:
+        path = (root / key).resolve()
+        if not path.is_relative_to(root):  # a key like ../x must not write outside the copy
+            raise ValueError(f"object key {key!r} escapes {directory}")
+        s3.download(bucket, key, path)
+    return keys
+
+
 def repo_root() -> Path:
     """The repository checkout (functions/ lives beside layers/); local runs need one."""
     for parent in Path(__file__).resolve().parents:

@@ -2,6 +2,8 @@
 
     s3://<models>/<target>/<version>/model.onnx
     s3://<models>/<target>/<version>/model_card.json
+    s3://<models>/<target>/<version>/report.html        (attached: the comparison that selected it)
+    s3://<models>/<target>/<version>/report.json
     s3://<models>/<target>/champion.json        {"target", "model_version", "model_key", "promoted_at"}
 
 The registry logic sees only the small ObjectStore interface; `_BucketObjects` maps it onto
@@ -19,8 +21,13 @@ from credo.adapters.s3 import S3Store
 MODEL_FILE: Final = "model.onnx"
 MODEL_CARD_FILE: Final = "model_card.json"
 CHAMPION_FILE: Final = "champion.json"
+REPORT_HTML_FILE: Final = "report.html"
+REPORT_JSON_FILE: Final = "report.json"
 ONNX_CONTENT_TYPE: Final = "application/octet-stream"
 JSON_CONTENT_TYPE: Final = "application/json"
+HTML_CONTENT_TYPE: Final = "text/html; charset=utf-8"
+# The only files that may be attached to a registered version, with the type S3 serves them as.
+ATTACHABLE_FILES: Final = {REPORT_HTML_FILE: HTML_CONTENT_TYPE, REPORT_JSON_FILE: JSON_CONTENT_TYPE}
 # Targets and versions become S3 key segments: keep them to characters that need no escaping.
 _KEY_SEGMENT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 
@@ -129,10 +136,33 @@ class ModelRegistry:
             self.promote(model.target, model.model_version)
         return ref
 
+    def attach(
+        self, target: str, model_version: str, filename: str, body: bytes, content_type: str | None = None
+    ) -> str:
+        """Store report.html or report.json beside a registered version; returns the object's key."""
+        if filename not in ATTACHABLE_FILES:
+            raise RegistryError(
+                f"cannot attach {filename!r}: only {', '.join(sorted(ATTACHABLE_FILES))} sit beside a version"
+            )
+        ref = self._ref(target, model_version)
+        if not self._is_registered(ref):
+            raise RegistryError(
+                f"cannot attach {filename} to {model_version}: {ref.model_key} is not registered"
+            )
+        key = _key(_segment(target), _segment(model_version), filename)
+        self._store.put_bytes(key, body, content_type or ATTACHABLE_FILES[filename])
+        return key
+
+    def attachment(self, target: str, model_version: str, filename: str) -> bytes | None:
+        """An attached report's bytes, or None when it was never attached."""
+        if filename not in ATTACHABLE_FILES:
+            raise RegistryError(f"{filename!r} is not an attachable file")
+        return self._store.get_bytes(_key(_segment(target), _segment(model_version), filename))
+
     def promote(self, target: str, model_version: str) -> ModelRef:
         """Point <target>/champion.json at a registered version."""
         ref = self._ref(target, model_version)
-        if self._store.get_bytes(ref.model_key) is None:
+        if not self._is_registered(ref):
             raise RegistryError(f"cannot promote {model_version}: {ref.model_key} is not registered")
         pointer = {
             "target": target,
@@ -145,14 +175,19 @@ class ModelRegistry:
 
     def champion(self, target: str) -> ModelRef | None:
         """The champion of a target, or None when none was promoted yet."""
+        pointer = self._champion_pointer(target)
+        return None if pointer is None else self._ref(pointer["target"], pointer["model_version"])
+
+    def _champion_pointer(self, target: str) -> dict[str, Any] | None:
         raw = self._store.get_bytes(_key(_segment(target), CHAMPION_FILE))
         if raw is None:
             return None
         try:
-            pointer = json.loads(raw)
-            return self._ref(pointer["target"], pointer["model_version"])
+            pointer = dict(json.loads(raw))
+            self._ref(pointer["target"], pointer["model_version"])
         except (ValueError, KeyError, TypeError) as error:
             raise RegistryError(f"champion pointer of {target} is malformed: {error}") from error
+        return pointer
 
     def load_champion(self, target: str) -> LoadedModel:
         """The champion's ONNX bytes; RegistryError when there is no champion or its file is gone."""
@@ -166,26 +201,43 @@ class ModelRegistry:
             raise RegistryError(f"champion {ref.model_version} points at missing {ref.model_key}")
         return LoadedModel(ref=ref, onnx_bytes=body)
 
-    def versions(self, target: str) -> list[dict[str, Any]]:
-        """Every registered version of a target, oldest first: its card, and whether it is champion."""
-        champion = self.champion(target)
-        prefix = f"{_segment(target)}/"
-        found = sorted(
+    def targets(self) -> list[str]:
+        """Every target with at least one registered version, in name order."""
+        return sorted(
             {
-                key[len(prefix) :].split("/", 1)[0]
-                for key in self._store.list_keys(prefix)
-                if key.endswith(MODEL_FILE)
+                parts[0]
+                for parts in (key.split("/") for key in self._store.list_keys(""))
+                if len(parts) == 3 and parts[2] == MODEL_FILE
             }
         )
+
+    def versions(self, target: str) -> list[dict[str, Any]]:
+        """Every registered version of a target, oldest first, with its card and what a listing shows.
+
+        Each entry: target, model_version, champion (bool), promoted_at (the champion's only),
+        created_at, estimator, holdout_auc (the card's out-of-time ROC-AUC), files beside the model.
+        """
+        pointer = self._champion_pointer(target)
+        prefix = f"{_segment(target)}/"
+        files: dict[str, set[str]] = {}
+        for key in self._store.list_keys(prefix):
+            version, _, filename = key[len(prefix) :].partition("/")
+            if filename and "/" not in filename:
+                files.setdefault(version, set()).add(filename)
         listed = []
-        for version in found:
+        for version in sorted(v for v, names in files.items() if MODEL_FILE in names):
             card = self.model_card(target, version) or {}
+            is_champion = pointer is not None and pointer["model_version"] == version
             listed.append(
                 {
                     "target": target,
                     "model_version": version,
-                    "champion": champion is not None and champion.model_version == version,
+                    "champion": is_champion,
+                    "promoted_at": (pointer or {}).get("promoted_at") if is_champion else None,
                     "created_at": card.get("created_at"),
+                    "estimator": card.get("estimator"),
+                    "holdout_auc": _holdout_auc(card),
+                    "files": sorted(files[version]),
                     "card": card,
                 }
             )
@@ -195,6 +247,11 @@ class ModelRegistry:
         raw = self._store.get_bytes(_key(_segment(target), _segment(model_version), MODEL_CARD_FILE))
         return None if raw is None else dict(json.loads(raw))
 
+    def _is_registered(self, ref: ModelRef) -> bool:
+        # Listing the version's folder avoids downloading the model just to see that it exists.
+        folder = ref.model_key.rsplit("/", 1)[0] + "/"
+        return ref.model_key in self._store.list_keys(folder)
+
     @staticmethod
     def _ref(target: str, model_version: str) -> ModelRef:
         return ModelRef(
@@ -202,6 +259,13 @@ class ModelRegistry:
             model_version=model_version,
             model_key=_key(_segment(target), _segment(model_version), MODEL_FILE),
         )
+
+
+def _holdout_auc(card: dict[str, Any]) -> float | None:
+    """The card's out-of-time ROC-AUC, or None for a card without one."""
+    metrics = card.get("holdout_metrics")
+    auc = metrics.get("roc_auc") if isinstance(metrics, dict) else None
+    return float(auc) if isinstance(auc, int | float) and not isinstance(auc, bool) else None
 
 
 def _segment(value: str) -> str:
