@@ -101,3 +101,30 @@ def test_given_a_linear_svm_then_its_margin_ranks_the_rows() -> None:
     result = search.search(zoo.model_spec("svm"), frame, y, NUMERIC, (), folds, budget_seconds=0.0, seed=0)
 
     assert result.best.cv_auc > 0.7
+
+
+def test_given_customers_seen_in_several_snapshots_then_no_fold_trains_and_validates_on_the_same_one() -> (
+    None
+):
+    snapshots = np.repeat(["2025-01-01", "2025-02-01", "2025-03-01"], 300)
+    customers = np.tile([f"c{i}" for i in range(300)], 3)
+    y = np.tile([0, 0, 0, 1, 0, 1], 150)
+
+    folds, described = search.time_ordered_folds(
+        pd.Series(snapshots), y, seed=0, customers=pd.Series(customers)
+    )
+
+    assert len(folds) == 2
+    for train, valid in folds:
+        assert not set(customers[train]) & set(customers[valid])
+        assert max(snapshots[train]) < snapshots[valid][0]
+    assert "each customer on one side only" in described
+
+
+def test_given_one_snapshot_and_customer_ids_then_stratified_folds_keep_customers_apart() -> None:
+    customers = np.repeat([f"c{i}" for i in range(150)], 2)
+    y = np.tile([0, 0, 1, 1, 0, 0], 50)
+
+    folds, _ = search.time_ordered_folds(None, y, seed=0, customers=pd.Series(customers))
+
+    assert all(not set(customers[train]) & set(customers[valid]) for train, valid in folds)

@@ -37,6 +37,7 @@ from credo.training.train import TrainedModel, data_fingerprint, model_version_f
 
 LATENCY_SAMPLE_ROWS: Final = 2_000
 SNAPSHOT_COLUMN: Final = "snapshot_date"
+CUSTOMER_COLUMN: Final = "token"
 IMPORTANCE_SAMPLE_ROWS: Final = 5_000
 # The search budget per target when the caller names none: about a minute of a 2-core machine.
 DEFAULT_SEARCH_SECONDS: Final = 60.0
@@ -68,9 +69,11 @@ def compare_zoo(
     its share of `search_seconds` (0: the zoo's own settings, still cross-validated). `costs` (the
     policy's economics for the target; DEFAULT_POLICY's when None) price the threshold proposal.
     """
-    x_train, y_train, train_snapshots = _labelled(train, label_column)
-    x_holdout, y_holdout, _ = _labelled(holdout, label_column)
-    folds, folds_description = search.time_ordered_folds(train_snapshots, y_train, seed=seed)
+    x_train, y_train, train_snapshots, train_customers = _labelled(train, label_column)
+    x_holdout, y_holdout, _, _ = _labelled(holdout, label_column)
+    folds, folds_description = search.time_ordered_folds(
+        train_snapshots, y_train, seed=seed, customers=train_customers
+    )
     trained_at = datetime.now(UTC)
     version = model_version_for(target, trained_at, data_fingerprint(_matrix(x_train), y_train))
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
@@ -247,14 +250,16 @@ def _metadata(target: str, version: str, label_column: str, trained_at: datetime
 
 def _labelled(
     table: pd.DataFrame, label_column: str
-) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.int64]], pd.Series | None]:
-    """Features, labels and (when the table has them) snapshot dates of the labelled rows."""
+) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.int64]], pd.Series | None, pd.Series | None]:
+    """Features and labels of the labelled rows, with their snapshot dates and customer tokens if present."""
     rows = table[table[label_column].notna()]
     snapshots = rows[SNAPSHOT_COLUMN] if SNAPSHOT_COLUMN in rows.columns else None
+    customers = rows[CUSTOMER_COLUMN] if CUSTOMER_COLUMN in rows.columns else None
     return (
         rows[list(FEATURE_NAMES)].astype("float64"),
         rows[label_column].to_numpy(dtype=np.int64),
         snapshots,
+        customers,
     )
 
 

@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import ParameterSampler, StratifiedKFold
+from sklearn.model_selection import ParameterSampler, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from credo.training.zoo import ModelSpec, model_input
@@ -73,35 +73,63 @@ class SearchResult:
 
 
 def time_ordered_folds(
-    snapshots: Sequence[Any] | None, labels: npt.ArrayLike, *, seed: int
+    snapshots: Sequence[Any] | None,
+    labels: npt.ArrayLike,
+    *,
+    seed: int,
+    customers: Sequence[Any] | None = None,
 ) -> tuple[list[Fold], str]:
-    """Folds over the rows, and a sentence saying how they were cut."""
+    """Folds over the rows, and a sentence saying how they were cut.
+
+    With `customers` (one id per row), a customer's rows never sit on both sides of a fold: the
+    same customer a month apart has nearly the same features and the same future, so a fold that
+    shares customers rewards memorising them (deep trees looked 0.05 AUC better in such folds and
+    were worse out of time).
+    """
     y = np.asarray(labels, dtype=np.int64)
     if snapshots is not None:
         values = np.asarray(pd.Series(snapshots).astype(str))
         distinct = sorted(set(values))
         if len(distinct) >= 2:
             validations = distinct[-min(MAX_FOLDS, len(distinct) - 1) :]
-            folds = [
-                (np.flatnonzero(values < snapshot), np.flatnonzero(values == snapshot))
-                for snapshot in validations
-            ]
+            group = _customer_groups(customers, len(values), len(validations), seed)
+            folds = []
+            for fold, snapshot in enumerate(validations):
+                train = (values < snapshot) & (group != fold)
+                valid = (values == snapshot) & ((group == fold) | (group < 0))
+                folds.append((np.flatnonzero(train), np.flatnonzero(valid)))
             usable = [
                 (train, valid)
                 for train, valid in folds
                 if _both_classes(y[train]) and _both_classes(y[valid])
             ]
             if usable:
+                apart = "; each customer on one side only" if customers is not None else ""
                 return (
                     usable,
                     f"{len(usable)} time-ordered folds (validate on {', '.join(validations)},"
-                    " train on earlier snapshots)",
+                    f" train on earlier snapshots{apart})",
                 )
     splits = min(MAX_FOLDS, int(min(np.bincount(y, minlength=2))))
     if splits < 2:
         raise ValueError("too few rows of the rarer class to cross-validate (need at least 2)")
+    if customers is not None:
+        grouped = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed)
+        split = grouped.split(np.zeros(len(y)), y, groups=np.asarray(customers))
+        return [(train, valid) for train, valid in split], f"{splits} stratified folds, customers kept apart"
     stratified = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
     return [(train, valid) for train, valid in stratified], f"{splits} stratified folds"
+
+
+def _customer_groups(
+    customers: Sequence[Any] | None, rows: int, folds: int, seed: int
+) -> npt.NDArray[np.int64]:
+    """Each row's customer's fold; −1 for every row without customer ids (no row is held apart)."""
+    if customers is None:
+        return np.full(rows, -1, dtype=np.int64)
+    codes, uniques = pd.factorize(pd.Series(customers))
+    fold_of_customer = np.random.default_rng(seed).integers(0, folds, size=len(uniques))
+    return np.asarray(fold_of_customer[codes], dtype=np.int64)
 
 
 def search(

@@ -1,0 +1,293 @@
+"""Model quality against the oracle, calibration and fit time per zoo model, for 100k and 1M customers.
+
+Run: .venv/bin/python bench/bench_training.py [--sizes 100000 1000000] [--search-seconds 120]
+
+For each size: the synthetic world, mined, loaded and featurised as in bench_mining.py (the warehouse
+is cached under .bench/training/, built once and not timed here); then, per target, the zoo
+comparison the training job runs (credo.training.compare.compare_zoo): a hyperparameter search
+within the stated budget, cross-validated on the training snapshots, each model's final fit, and
+the out-of-time holdout (the world's last snapshot). The training snapshots are the 3 latest whose
+6-month label windows close before the holdout, as in `make demo`.
+
+Beside each model's AUC: the oracle's AUC on the very same holdout rows (the world's true
+probability, which knows the hidden traits), and an estimate of the best these features allow
+(a gradient-boosting regression of the oracle's probability on the features, fitted on the
+training rows — the noise-free version of the label, so it approaches E[bad | features]).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_mining import BENCH_BUREAU_RATE, ORDERS_SLICES, ROOT, mine_one, peak_rss_mb, world_for
+from record import record
+
+TRAINING_SNAPSHOTS = 3
+TARGETS = {
+    "credit": ("label_credit_bad", "in_credit_population", "p_credit_bad"),
+    "buying": ("label_buying_bad", "in_buying_population", "p_buying_bad"),
+}
+QUALITY_GAP = 0.02  # the issue's bar: selected model within 0.02 AUC of the oracle
+CALIBRATION_BAR = 0.02
+
+
+def features_for(customers: int, seed: int, workers: int) -> tuple[pd.DataFrame, date, list[date]]:
+    """Labelled features of the training snapshots and the holdout, with the oracle's probabilities."""
+    from credo.features import LABEL_HORIZON_MONTHS
+    from credo.privacy import tokenize
+
+    cache = ROOT / ".bench" / "training" / f"{customers}-seed{seed}"
+    table_file = cache / "features.parquet"
+    world = world_for(customers, seed)
+    summary = json.loads((world / "world.json").read_text())
+    snapshots = [date.fromisoformat(s) for s in summary["snapshots"]]
+    holdout = snapshots[-1]
+    closed = [
+        s
+        for s in snapshots
+        if (pd.Timestamp(s) + pd.DateOffset(months=LABEL_HORIZON_MONTHS)).date() <= holdout
+    ]
+    training = closed[-TRAINING_SNAPSHOTS:]
+    if not table_file.exists():
+        warehouse_file = cache / "warehouse.duckdb"
+        print(f"  mining {customers:,} customers into {warehouse_file} (cached) …", flush=True)
+        mine_for_training(world, warehouse_file, workers)
+        from credo.warehouse import export_features
+        from credo.warehouse.duckdb import DuckDBWarehouse
+
+        with DuckDBWarehouse(warehouse_file) as warehouse:
+            table = export_features(warehouse, [*training, holdout], labels=True).to_pandas()
+        key = bytes.fromhex(warehouse_file.with_suffix(".key").read_text())
+        oracle = pd.read_parquet(world / "evaluation" / "oracle.parquet")
+        oracle = oracle[oracle["snapshot_date"].isin({d.isoformat() for d in [*training, holdout]})]
+        oracle["token"] = [tokenize(customer, key) for customer in oracle["customer_id"]]
+        table["snapshot_date"] = pd.to_datetime(table["snapshot_date"]).dt.date.astype(str)
+        table = table.merge(
+            oracle[["token", "snapshot_date", "p_credit_bad", "p_buying_bad"]],
+            on=["token", "snapshot_date"],
+            how="left",
+        )
+        table.to_parquet(table_file)
+    return pd.read_parquet(table_file), holdout, training
+
+
+def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
+    """Mine the world as the schedule would have, as far as point-in-time features can tell.
+
+    The bureau and the registries are consulted when a customer is first mined, and what they said
+    counts from that moment on: so registrations, reference and bureau run month by month, as the
+    scheduler runs them (a backfill at the world's end would leave every earlier snapshot without
+    bureau or registry data). Orders, payments and ad events carry their own timestamps, so their
+    first load runs once at the end, side by side in worker processes, as in bench_mining.py.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from datetime import UTC, datetime
+
+    from credo import constants as c
+    from credo.adapters.dynamodb import WatermarkStore
+    from credo.adapters.s3 import S3Store
+    from credo.adapters.secrets import SecretStore
+    from credo.local import bootstrap, drop_world_files, local_aws, local_bureau, local_settings_env
+    from credo.miners import MiningDependencies, run_miner
+    from credo.mining import backfill_slices, finish_backfill
+    from credo.observability import logger
+    from credo.privacy import load_hmac_key
+    from credo.settings import CredoSettings
+    from credo.sources import open_source_database
+    from credo.warehouse import load_lake
+    from credo.warehouse.duckdb import DuckDBWarehouse
+
+    logger.setLevel("WARNING")
+    config = json.loads((world / "world.json").read_text())["config"]
+    start = date.fromisoformat(config["start"])
+    months = [(pd.Timestamp(start) + pd.DateOffset(months=m)).date() for m in range(1, config["months"] + 1)]
+    env = {
+        **local_settings_env(source_db=world / "operational.sqlite"),
+        c.ENV_BUREAU_RATE_LIMIT: BENCH_BUREAU_RATE,
+    }
+    warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+    warehouse_file.unlink(missing_ok=True)
+    with local_aws(env):
+        settings = CredoSettings()
+        bootstrap(settings)
+        warehouse_file.with_suffix(".key").write_text(
+            load_hmac_key(SecretStore.create(), settings.hmac_secret_name).hex()
+        )
+        drop_world_files(world, settings)
+        with local_bureau(world, settings):
+            deps = MiningDependencies(settings)
+            started = time.perf_counter()
+            for month in months:
+                when = datetime.combine(month, datetime.min.time(), UTC).replace(hour=2)
+                for source in ("registrations", "reference", "bureau"):
+                    run_miner(source, deps, now=when)
+            print(f"  registrations, reference, bureau month by month: {time.perf_counter() - started:.0f} s")
+            end = datetime.combine(date.fromisoformat(config["end"]), datetime.min.time(), UTC)
+            db = open_source_database(settings.source_db_url)
+            slices = backfill_slices("orders", db, ORDERS_SLICES)
+            db.close()
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = [
+                    pool.submit(mine_one, source, end.isoformat(), bounds)
+                    for source in ("orders", "payments", "marketing")
+                    for bounds in (slices if source == "orders" else [None])
+                ]
+                mined = [future.result() for future in futures]
+            finish_backfill(
+                "orders",
+                [m["result"] for m in mined if m["source"].startswith("orders")],
+                watermarks=WatermarkStore.create(settings.watermark_table),
+                now=end,
+            )
+            print(f"  orders, payments, ad events backfilled: {time.perf_counter() - started:.0f} s in all")
+        with DuckDBWarehouse(warehouse_file, s3=S3Store.create()) as warehouse:
+            load_lake(warehouse, lake_bucket=settings.lake_bucket)
+
+
+def feature_ceiling_auc(train: pd.DataFrame, holdout: pd.DataFrame, truth: str, label: str) -> float:
+    """AUC on the holdout of a regression of the oracle's probability on the features."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.metrics import roc_auc_score
+
+    from credo.features import FEATURE_NAMES
+
+    known = train[train[truth].notna()]
+    regression = HistGradientBoostingRegressor(
+        max_iter=400, learning_rate=0.05, max_leaf_nodes=31, random_state=0
+    )
+    regression.fit(known[list(FEATURE_NAMES)].astype("float64"), known[truth])
+    estimate = regression.predict(holdout[list(FEATURE_NAMES)].astype("float64"))
+    return float(roc_auc_score(holdout[label].astype(int), estimate))
+
+
+def measure_quality(customers: int, seed: int, workers: int, search_seconds: float) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
+
+    from credo.training.compare import compare_zoo
+
+    table, holdout_day, _ = features_for(customers, seed, workers)
+    figures: dict[str, Any] = {"customers": customers, "holdout": holdout_day.isoformat(), "targets": {}}
+    for target, (label, population, truth) in TARGETS.items():
+        rows = table[table[population].fillna(False).astype(bool) & table[label].notna()]
+        train = rows[rows["snapshot_date"] != holdout_day.isoformat()]
+        test = rows[rows["snapshot_date"] == holdout_day.isoformat()]
+        print(f"  {target}: {len(train):,} training rows, {len(test):,} holdout rows", flush=True)
+        started = time.perf_counter()
+        with threadpool_limits(limits=workers):
+            comparison = compare_zoo(
+                train, test, target, label, seed=7, search_seconds=search_seconds,
+                progress=lambda line: print(f"    {line}", flush=True),
+            )  # fmt: skip
+        seconds = time.perf_counter() - started
+        scored = test[test[truth].notna()]
+        oracle_auc = float(roc_auc_score(scored[label].astype(int), scored[truth]))
+        ceiling = feature_ceiling_auc(train, test, truth, label)
+        selected = next(r for r in comparison.table if r["selected"])
+        figures["targets"][target] = {
+            "training_rows": len(train),
+            "holdout_rows": len(test),
+            "holdout_bad_rate": round(float(test[label].mean()), 4),
+            "oracle_auc": round(oracle_auc, 4),
+            "oracle_coverage": round(len(scored) / max(len(test), 1), 4),
+            "feature_ceiling_auc": round(ceiling, 4),
+            "selected": selected["model"],
+            "selected_auc": round(selected["roc_auc"], 4),
+            "gap_to_oracle": round(oracle_auc - selected["roc_auc"], 4),
+            "selected_calibration_error": round(selected["calibration_error"], 4),
+            "compare_seconds": round(seconds, 1),
+            "models": {
+                r["model"]: {
+                    "roc_auc": round(r["roc_auc"], 4),
+                    "cv_auc": round(r["cv_auc"], 4),
+                    "calibration_error": round(r["calibration_error"], 4),
+                    "fit_seconds": round(r["fit_seconds"], 1),
+                    "search_seconds": round(r["search_seconds"], 1),
+                    "candidates_tried": r["candidates_tried"],
+                    "onnx_kb": round(r["onnx_bytes"] / 1024),
+                    "one_row_ms": round(r["one_row_latency_p50_ms"], 4),
+                }
+                for r in comparison.table
+            },
+        }
+        headline = {k: v for k, v in figures["targets"][target].items() if k != "models"}
+        print(f"  {target}: {json.dumps(headline)}", flush=True)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--search-seconds", type=float, default=120.0, help="search budget per target")
+    args = parser.parse_args()
+    results = []
+    for customers in sorted(args.sizes):
+        print(f"{customers:,} customers:", flush=True)
+        results.append(measure_quality(customers, args.seed, args.workers, args.search_seconds))
+        out = ROOT / ".bench" / "training" / f"results-{customers}.json"
+        out.write_text(json.dumps(results[-1], indent=2))
+    record("Training: quality against the oracle, calibration, fit time", _markdown(results, args))
+
+
+def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        f"Command: `.venv/bin/python bench/bench_training.py --search-seconds {args.search_seconds:g}`."
+        f" Per target, the training job's zoo comparison: a hyperparameter search within"
+        f" {args.search_seconds:g} s (cross-validated on the {TRAINING_SNAPSHOTS} training snapshots,"
+        " time-ordered folds, each fit on at most 200k rows), then each model's final calibrated fit"
+        f" on every training row, measured out of time on the world's last snapshot; {args.workers} threads."
+        " Oracle AUC: the world's true probability on the same holdout rows (it knows the hidden traits)."
+        " Feature ceiling: a regression of the oracle's probability on Credo's 61 features, an estimate of"
+        " the best these features allow. Calibration error: 10 equal-count bins.",
+        "",
+        "| customers | target | training / holdout rows | selected | out-of-time AUC | oracle AUC | gap"
+        f" (asked ≤ {QUALITY_GAP}) | feature ceiling | calibration error (asked ≤ {CALIBRATION_BAR}) |",
+        "| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        for target, t in r["targets"].items():
+            lines.append(
+                f"| {r['customers']:,} | {target} | {t['training_rows']:,} / {t['holdout_rows']:,}"
+                f" | {t['selected']} | {t['selected_auc']} | {t['oracle_auc']} | {t['gap_to_oracle']}"
+                f" | {t['feature_ceiling_auc']} | {t['selected_calibration_error']} |"
+            )
+    lines += [
+        "",
+        "Per model (fit: the final calibrated fit, which is 4 fits: 3 folds for the sigmoid and the model"
+        " itself; search: the time its settings search took):",
+        "",
+        "| customers | target | model | out-of-time AUC | cv AUC | calibration error | fit (s) | search (s) |"
+        " settings tried | ONNX KB | one row (ms) |",
+        "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        for target, t in r["targets"].items():
+            for name, m in t["models"].items():
+                lines.append(
+                    f"| {r['customers']:,} | {target} | {name} | {m['roc_auc']} | {m['cv_auc']}"
+                    f" | {m['calibration_error']} | {m['fit_seconds']} | {m['search_seconds']}"
+                    f" | {m['candidates_tried']} | {m['onnx_kb']} | {m['one_row_ms']} |"
+                )
+    lines += [
+        "",
+        "Peak RSS of the bench process: "
+        + ", ".join(f"{r['customers']:,}: {r['peak_rss_mb']:,} MB" for r in results),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
