@@ -233,12 +233,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--search-seconds", type=float, default=120.0, help="search budget per target")
     args = parser.parse_args()
-    results = []
+    results_dir = ROOT / ".bench" / "training"
     for customers in sorted(args.sizes):
         print(f"{customers:,} customers:", flush=True)
-        results.append(measure_quality(customers, args.seed, args.workers, args.search_seconds))
-        out = ROOT / ".bench" / "training" / f"results-{customers}.json"
-        out.write_text(json.dumps(results[-1], indent=2))
+        figures = measure_quality(customers, args.seed, args.workers, args.search_seconds)
+        (results_dir / f"results-{customers}-seed{args.seed}.json").write_text(json.dumps(figures, indent=2))
+    # every size measured so far, so that a run of one size keeps the other's figures in the table
+    found = [json.loads(p.read_text()) for p in results_dir.glob(f"results-*-seed{args.seed}.json")]
+    results = sorted(found, key=lambda r: r["customers"])
     record("Training: quality against the oracle, calibration, fit time", _markdown(results, args))
 
 
