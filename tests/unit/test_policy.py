@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from credo.policy import DEFAULT_BUYING_ECONOMICS, PolicyError, parse_policy
+from credo.policy import DEFAULT_BUYING_ECONOMICS, PolicyError, decide, parse_policy
 from credo.training.report import CostAssumptions
 
 
@@ -44,3 +44,25 @@ def test_given_an_unknown_target_then_economics_says_so() -> None:
 
     with pytest.raises(ValueError, match="unknown target"):
         policy.economics("loans")
+
+
+def test_given_a_customer_in_arrears_with_a_high_score_then_emi_is_knocked_out_but_cod_is_not() -> None:
+    policy = parse_policy(json.dumps({"version": "v1", "credit_threshold": 650, "buying_threshold": 550}))
+    in_arrears = {"max_dpd_in_12months": 351.0}
+
+    decision = decide(771, 600, policy, in_arrears)
+
+    assert not decision.emi_eligible and decision.cod_eligible
+    assert decide(771, 600, policy, {"max_dpd_in_12months": 15.0}).emi_eligible
+    assert decide(771, 600, policy, {"max_dpd_in_12months": None}).emi_eligible
+
+
+def test_given_a_policy_without_the_knock_out_then_the_score_alone_decides() -> None:
+    document = {
+        "version": "v1",
+        "credit_threshold": 650,
+        "buying_threshold": 550,
+        "credit_max_dpd_in_12months": None,
+    }
+
+    assert decide(771, 600, parse_policy(json.dumps(document)), {"max_dpd_in_12months": 351.0}).emi_eligible

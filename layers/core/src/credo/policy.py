@@ -4,7 +4,7 @@ changeable without a deploy; DEFAULT_POLICY applies when the parameter cannot be
 A score at or above its threshold is eligible; a missing score (no model, no features) never is.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -41,6 +41,11 @@ class Policy(BaseModel):
     version: str = Field(min_length=1, max_length=64)
     credit_threshold: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="minimum credit score for EMI")
     buying_threshold: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="minimum buying score for COD")
+    # A knock-out before the score: the credit population excludes customers with a bill overdue at
+    # the snapshot, so the model never learnt what arrears look like and can score them as safe.
+    credit_max_dpd_in_12months: int | None = Field(
+        default=60, ge=0, description="no EMI when a bill went more days past due than this within 12 months"
+    )
     credit_economics: Economics = Field(
         default=DEFAULT_CREDIT_ECONOMICS, description="cost of a default vs margin"
     )
@@ -82,12 +87,26 @@ class ParameterSource(Protocol):
         ...
 
 
-def decide(credit_score: int | None, buying_score: int | None, policy: Policy) -> Decision:
-    """EMI when the credit score clears its threshold, COD when the buying score clears its own."""
+def decide(
+    credit_score: int | None,
+    buying_score: int | None,
+    policy: Policy,
+    features: Mapping[str, float | None] | None = None,
+) -> Decision:
+    """EMI when the credit score clears its threshold and no knock-out applies; COD when the buying
+    score clears its own."""
     return Decision(
-        emi_eligible=credit_score is not None and credit_score >= policy.credit_threshold,
+        emi_eligible=credit_score is not None
+        and credit_score >= policy.credit_threshold
+        and not credit_knocked_out(features or {}, policy),
         cod_eligible=buying_score is not None and buying_score >= policy.buying_threshold,
     )
+
+
+def credit_knocked_out(features: Mapping[str, float | None], policy: Policy) -> bool:
+    """A recent bill went further past due than the policy allows (a missing figure knocks out nothing)."""
+    limit, worst = policy.credit_max_dpd_in_12months, features.get("max_dpd_in_12months")
+    return limit is not None and worst is not None and worst == worst and float(worst) > limit  # NaN ≠ NaN
 
 
 def parse_policy(document: str) -> Policy:

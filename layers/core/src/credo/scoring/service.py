@@ -115,7 +115,7 @@ def score_customer(
     decision = (
         CONSERVATIVE_DECISION
         if new_customer
-        else decide(scores[TARGET_CREDIT], scores[TARGET_BUYING], policy)
+        else decide(scores[TARGET_CREDIT], scores[TARGET_BUYING], policy, features_row)
     )
     return ScoreOutcome(
         token=token,
