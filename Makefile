@@ -47,6 +47,7 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_world.py
 	$(BIN)/python bench/bench_linkage.py
 	$(BIN)/python bench/bench_mining.py
+	$(BIN)/python bench/bench_training.py
 
 docs: $(STAMP) ## regenerate docs/features.md from credo/features.py (a test fails when it drifts)
 	$(BIN)/python -m credo.features > docs/features.md

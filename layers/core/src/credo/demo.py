@@ -413,8 +413,21 @@ def _print_summary(result: DemoResult, settings: CredoSettings) -> None:
     print(f"  {'customer':<14} {'who':<24} {'credit':>6} {'EMI':>4} {'buying':>6} {'COD':>4}  notes")
     for d in result.decisions:
         credit, buying = d.get("credit") or {}, d.get("buying") or {}
+        # above the threshold yet no EMI: the policy's arrears knock-out (reasons come with the API)
+        knocked_out = (credit.get("score") or 0) >= result.policy.credit_threshold and not credit.get(
+            "emi_eligible"
+        )
         notes = ", ".join(
-            n for n, on in (("new customer", d.get("new_customer")), ("degraded", d.get("degraded"))) if on
+            n
+            for n, on in (
+                ("new customer", d.get("new_customer")),
+                ("degraded", d.get("degraded")),
+                (
+                    f"no EMI: a bill over {result.policy.credit_max_dpd_in_12months} days past due",
+                    knocked_out and not d.get("new_customer"),
+                ),
+            )
+            if on
         )
         print(
             f"  {d['customer_id']:<14} {d['who']:<24} {credit.get('score') or '-':>6} "
