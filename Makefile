@@ -49,8 +49,9 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_mining.py
 	$(BIN)/python bench/bench_training.py
 
-docs: $(STAMP) ## regenerate docs/features.md from credo/features.py (a test fails when it drifts)
+docs: $(STAMP) ## regenerate docs/features.md and docs/openapi.json from the code (tests fail when they drift)
 	$(BIN)/python -m credo.features > docs/features.md
+	$(BIN)/python -m credo.scoring.api > docs/openapi.json
 
 world: $(STAMP) ## write a synthetic world to .demo/world (CUSTOMERS=20000 SEED=7)
 	$(BIN)/credo world --customers $${CUSTOMERS:-20000} --seed $${SEED:-7} --out .demo/world

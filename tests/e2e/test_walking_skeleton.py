@@ -118,10 +118,13 @@ def test_given_materialised_features_when_customers_are_scored_then_each_gets_a_
             above = decision[part]["score"] >= threshold
             if decision[part][flag]:
                 assert above and not decision["new_customer"]
-            else:  # below the threshold, a new customer, or (EMI only) the policy's arrears knock-out
-                assert not above or decision["new_customer"] or part == "credit"
+            elif above:  # a policy rule (arrears, a cart over the band's limit) says why
+                assert any(r["impact"] is None for r in decision[part]["reasons"]), decision[part]
     known = [d for d in demo.decisions if d["customer_id"] != UNKNOWN_CUSTOMER]
     assert all(not d["new_customer"] for d in known)
+    # the features that cost each customer points, in plain words (credo.scoring.reasons)
+    explained = [r for d in known for r in d["credit"]["reasons"] + d["buying"]["reasons"] if r.get("impact")]
+    assert explained and all(r["code"] in FEATURE_NAMES and r["text"] for r in explained)
     unknown = next(d for d in demo.decisions if d["customer_id"] == UNKNOWN_CUSTOMER)
     assert unknown["new_customer"] is True
     assert not unknown["credit"]["emi_eligible"] and not unknown["buying"]["cod_eligible"]

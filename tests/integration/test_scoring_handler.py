@@ -27,8 +27,12 @@ from credo.local import LocalLambdaContext, load_handler
 from credo.online_store import TOKEN_ATTRIBUTE, OnlineFeatureStore
 from credo.privacy import tokenize
 from credo.registry import ModelRegistry, RegistryError
+from credo.scoring.api import answer, build_app
 from credo.scoring.scale import score_from_bad_probability
+from credo.scoring.service import POLICY_TTL_SECONDS, build_eligibility_service
+from credo.settings import CredoSettings
 from credo.training import TrainedModel, train_target
+from tests.fakes import FakeClock
 
 REPO = Path(__file__).resolve().parents[2]
 EVENT_PATH = REPO / "tests" / "events" / "apigw_eligibility.json"
@@ -119,6 +123,11 @@ def create_bucket_secret_and_policy(credit_threshold: int, buying_threshold: int
         "version": "test-policy-3",
         "credit_threshold": credit_threshold,
         "buying_threshold": buying_threshold,
+        # one wide band each: these tests are about the thresholds, tests/unit/test_policy.py about bands
+        "credit_bands": [
+            {"name": "all", "min_score": 300, "tenures_months": [3, 6, 12], "max_emi_amount": 1e6}
+        ],
+        "buying_bands": [{"name": "all", "min_score": 300, "max_cod_order_value": 1e6}],
     }
     boto3.client("ssm").put_parameter(Name=POLICY_PARAMETER, Value=json.dumps(policy), Type="String")
 
@@ -246,8 +255,9 @@ def test_given_a_missing_feature_table_when_asked_then_answer_is_conservative_de
 
     assert status == 200
     assert answer["degraded"] is True
-    assert answer["credit"] == {"score": None, "emi_eligible": False}
-    assert answer["buying"] == {"score": None, "cod_eligible": False}
+    for part, flag in (("credit", "emi_eligible"), ("buying", "cod_eligible")):
+        assert answer[part]["score"] is None and answer[part][flag] is False
+        assert [r["code"] for r in answer[part]["reasons"]] == ["degraded"]
     assert answer["model_versions"][TARGET_CREDIT] == trained[TARGET_CREDIT].model_version
 
 
@@ -264,11 +274,12 @@ def test_given_no_buying_champion_when_asked_then_cod_is_withheld_emi_decided_an
 
     assert status == 200 and answer["degraded"] is True
     assert answer["credit"]["emi_eligible"] is True and answer["credit"]["score"] is not None
-    assert answer["buying"] == {"score": None, "cod_eligible": False}
+    assert answer["buying"]["score"] is None and answer["buying"]["cod_eligible"] is False
+    assert [r["code"] for r in answer["buying"]["reasons"]] == ["no_score"]
     assert answer["model_versions"][TARGET_BUYING] is None
 
 
-def test_given_a_request_when_answered_then_logs_carry_no_customer_id_or_token(
+def test_given_a_request_when_answered_then_the_decision_log_has_the_token_and_never_the_customer_id(
     aws_env: None,
     trained: dict[str, TrainedModel],
     lambda_context: LocalLambdaContext,
@@ -285,9 +296,12 @@ def test_given_a_request_when_answered_then_logs_carry_no_customer_id_or_token(
     status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
 
     logs = " ".join(str(record.__dict__) for record in caplog.records)  # message and structured extras
+    decision = next(r.__dict__["decision"] for r in caplog.records if "decision" in r.__dict__)
     assert status == 200
-    assert answer["decision_id"] in logs, "the decision must be logged"
-    assert GOOD_CUSTOMER not in logs and token_of(GOOD_CUSTOMER) not in logs
+    assert decision["decision_id"] == answer["decision_id"]
+    assert decision["token"] == token_of(GOOD_CUSTOMER) and decision["latency_ms"] >= 0
+    assert decision["credit"]["score"] == answer["credit"]["score"]
+    assert GOOD_CUSTOMER not in logs
 
 
 def test_given_a_row_with_gaps_when_materialised_then_the_item_holds_numbers_only_for_known_values(
@@ -334,3 +348,160 @@ def test_given_two_registered_versions_when_the_second_is_promoted_then_the_cham
     assert json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key=card_key)["Body"].read())["target"] == "credit"
     with pytest.raises(RegistryError, match="not registered"):
         registry.promote(TARGET_CREDIT, "credit-19990101000000-0000000000")
+
+
+# ---- the API contract: every endpoint and error case -----------------------------------------------------
+
+VALID_CART = {"amount": 2499.0, "currency": "INR"}
+
+
+def request_event(method: str, path: str, body: str | None = None) -> dict[str, Any]:
+    event = copy.deepcopy(json.loads(EVENT_PATH.read_text()))
+    event.update(httpMethod=method, path=path, resource=path, body=body)
+    event["requestContext"].update(httpMethod=method, resourcePath=path, path=f"/prod{path}")
+    return event
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"customer_id": GOOD_CUSTOMER, "cart": {**VALID_CART, "colour": "red"}}, 422, "colour"),
+        ({"customer_id": GOOD_CUSTOMER, "cart": VALID_CART, "coupon": "X"}, 422, "coupon"),
+        ({"customer_id": GOOD_CUSTOMER, "cart": {**VALID_CART, "amount": -5}}, 422, "amount"),
+        ({"customer_id": GOOD_CUSTOMER, "cart": {**VALID_CART, "amount": 1e12}}, 422, "amount"),
+        ({"customer_id": GOOD_CUSTOMER, "cart": {**VALID_CART, "amount": "lots"}}, 422, "amount"),
+        ({"customer_id": 12345, "cart": VALID_CART}, 422, "customer_id"),
+        (
+            {
+                "customer_id": GOOD_CUSTOMER,
+                "cart": {**VALID_CART, "items": [{"category": "cars", "price": 9}]},
+            },
+            422,
+            "category",
+        ),
+        (
+            {"customer_id": GOOD_CUSTOMER, "cart": {**VALID_CART, "delivery": {"pincode": "12345"}}},
+            422,
+            "pincode",
+        ),
+        (
+            {"customer_id": GOOD_CUSTOMER, "cart": VALID_CART, "requested_tenure_months": 7},
+            422,
+            "requested_tenure",
+        ),
+        ({"customer_id": GOOD_CUSTOMER}, 422, "cart"),
+    ],
+)
+def test_given_bad_input_when_asked_then_a_4xx_names_the_field(
+    aws_env: None, lambda_context: LocalLambdaContext, body: dict[str, Any], status: int, field: str
+) -> None:
+    handler = load_handler("score")
+
+    response = handler.handler(eligibility_event(body), lambda_context)
+
+    assert response["statusCode"] == status
+    locations = " ".join(str(error["loc"]) for error in json.loads(response["body"])["detail"])
+    assert field in locations
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "words"),
+    [
+        ('{"customer_id": "C1", "cart": {', 400, "not valid JSON"),
+        ("not json at all", 400, "not valid JSON"),
+        (json.dumps({"customer_id": "C1", "cart": VALID_CART, "pad": "x" * 40_000}), 413, "larger than"),
+    ],
+)
+def test_given_a_body_that_is_not_json_or_too_large_when_asked_then_a_4xx_says_so(
+    aws_env: None, lambda_context: LocalLambdaContext, raw: str, status: int, words: str
+) -> None:
+    handler = load_handler("score")
+
+    response = handler.handler(eligibility_event(raw), lambda_context)
+
+    assert response["statusCode"] == status
+    assert words in json.loads(response["body"])["message"]
+
+
+def test_given_a_known_customer_when_the_profile_is_asked_then_both_profiles_come_without_a_cart(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    materialise_customers()
+    handler = load_handler("score")
+
+    response = handler.handler(request_event("GET", f"/v1/customers/{GOOD_CUSTOMER}/profile"), lambda_context)
+    bad_id = handler.handler(request_event("GET", "/v1/customers/bad!id/profile"), lambda_context)
+
+    answer = json.loads(response["body"])
+    assert response["statusCode"] == 200
+    assert answer["credit"]["band"] == "all" and answer["credit"]["emi_eligible"] is True
+    assert answer["credit"]["tenures_offered"] == [3, 6, 12]
+    assert answer["buying"]["max_cod_order_value"] == 1e6
+    assert bad_id["statusCode"] == 422 and "customer_id" in bad_id["body"]
+
+
+def test_given_models_and_a_feature_table_when_health_is_asked_then_it_reports_versions_and_reachability(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    handler = load_handler("score")
+
+    healthy = json.loads(handler.handler(request_event("GET", "/v1/health"), lambda_context)["body"])
+    boto3.client("dynamodb").delete_table(TableName=FEATURE_TABLE)
+    unhealthy = json.loads(handler.handler(request_event("GET", "/v1/health"), lambda_context)["body"])
+
+    assert healthy == {
+        "status": "ok",
+        "models": {t: trained[t].model_version for t in (TARGET_CREDIT, TARGET_BUYING)},
+        "policy_version": "test-policy-3",
+        "feature_store_reachable": True,
+    }
+    assert unhealthy["status"] == "degraded" and unhealthy["feature_store_reachable"] is False
+
+
+def test_given_the_committed_openapi_document_then_the_served_one_is_identical(
+    aws_env: None, lambda_context: LocalLambdaContext
+) -> None:
+    handler = load_handler("score")
+
+    response = handler.handler(request_event("GET", "/v1/openapi.json"), lambda_context)
+
+    committed = json.loads((REPO / "docs" / "openapi.json").read_text())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == committed, "regenerate with `make docs` (docs/openapi.json)"
+    assert set(committed["paths"]) == {"/v1/eligibility", "/v1/customers/{customer_id}/profile", "/v1/health"}
+
+
+def test_given_a_new_policy_in_the_parameter_store_then_it_applies_after_the_ttl_without_a_deploy(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    materialise_customers()
+    clock = FakeClock()
+    app = build_app(build_eligibility_service(CredoSettings(), clock=clock))
+    body = {"customer_id": GOOD_CUSTOMER, "cart": {"amount": 24999.0, "currency": "INR"}}
+
+    before = json.loads(answer(app, eligibility_event(body), lambda_context)["body"])
+    stricter = {"version": "test-policy-4", "credit_threshold": 900, "buying_threshold": 900}
+    boto3.client("ssm").put_parameter(Name=POLICY_PARAMETER, Value=json.dumps(stricter), Overwrite=True)
+    cached = json.loads(answer(app, eligibility_event(body), lambda_context)["body"])
+    clock.now += POLICY_TTL_SECONDS + 1
+    after = json.loads(answer(app, eligibility_event(body), lambda_context)["body"])
+
+    assert (before["policy_version"], before["credit"]["emi_eligible"]) == ("test-policy-3", True)
+    assert cached["policy_version"] == "test-policy-3"
+    assert (after["policy_version"], after["credit"]["emi_eligible"]) == ("test-policy-4", False)
+    assert after["credit"]["reasons"][0]["code"] == "below_threshold"

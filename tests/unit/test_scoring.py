@@ -158,17 +158,18 @@ def test_given_a_known_customer_when_scored_then_scores_and_offers_follow_the_po
     np.testing.assert_array_equal(models[TARGET_CREDIT].rows[0], np.ones((1, len(FEATURE_NAMES))))
 
 
-def test_given_an_unknown_customer_when_scored_then_all_features_are_missing_and_nothing_is_offered() -> None:
+def test_given_an_unknown_customer_when_scored_then_the_new_customer_policy_applies() -> None:
     models = {TARGET_CREDIT: _FixedModel(0.001, "c"), TARGET_BUYING: _FixedModel(0.001, "b")}
 
-    outcome = score_customer("tok", None, models, POLICY)
+    large = score_customer("tok", None, models, POLICY, cart_amount=18_999.0)
+    small = score_customer("tok", None, models, POLICY, cart_amount=POLICY.new_customer_max_cod_order_value)
 
-    assert outcome.new_customer
+    assert large.new_customer
     assert np.isnan(models[TARGET_CREDIT].rows[0]).all()
-    assert (
-        outcome.scores[TARGET_CREDIT] is not None and outcome.scores[TARGET_CREDIT] > POLICY.credit_threshold
-    )
-    assert (outcome.decision.emi_eligible, outcome.decision.cod_eligible) == (False, False)
+    assert large.scores[TARGET_CREDIT] is not None and large.scores[TARGET_CREDIT] > POLICY.credit_threshold
+    assert (large.decision.emi_eligible, large.decision.cod_eligible) == (False, False)
+    assert (small.decision.emi_eligible, small.decision.cod_eligible) == (False, True)
+    assert [r.code for r in large.credit.reasons] == ["new_customer"]
 
 
 def test_given_no_buying_model_when_scored_then_cod_is_withheld_and_emi_still_decided() -> None:

@@ -6,11 +6,12 @@ A record that fails validation is quarantined with the error, never silently dro
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CustomerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+CUSTOMER_ID_PATTERN: Final = r"^[A-Za-z0-9_\-]+$"
+CustomerId = Annotated[str, Field(min_length=1, max_length=64, pattern=CUSTOMER_ID_PATTERN)]
 Money = Annotated[float, Field(ge=0, le=10_000_000)]
 
 

@@ -2,9 +2,12 @@
 
 The model carries its contract in its ONNX metadata: the feature order, the feature schema
 version, its target and version. A model whose feature order or schema version differs from
-credo.features is refused rather than fed columns it was not trained on.
+credo.features is refused rather than fed columns it was not trained on. Models trained since
+reasons exist also carry each feature's good-customer baseline, which credo.scoring.reasons uses.
 """
 
+import json
+import math
 from collections.abc import Mapping
 from typing import Final
 
@@ -24,6 +27,8 @@ META_TARGET: Final = "target"
 META_MODEL_VERSION: Final = "model_version"
 META_TRAINED_AT: Final = "trained_at"
 META_ROC_AUC: Final = "roc_auc"
+# JSON object feature → the typical good customer's value (null = missing); read by credo.scoring.reasons
+META_REASON_BASELINES: Final = "reason_baselines"
 FEATURE_SEPARATOR: Final = ","
 
 
@@ -50,6 +55,8 @@ class ScoringModel:
         self.metadata: Mapping[str, str] = metadata
         self.target: str = metadata[META_TARGET]
         self.model_version: str = metadata[META_MODEL_VERSION]
+        # empty for a model trained before baselines existed: it scores, but gives no reasons
+        self.reason_baselines: dict[str, float | None] = _reason_baselines(metadata)
 
     def predict_bad_probability(self, rows: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Probability of the bad outcome for each row (columns in FEATURE_NAMES order, NaN = missing)."""
@@ -89,3 +96,27 @@ def _check_contract(metadata: Mapping[str, str], expected_target: str | None) ->
         )
     if expected_target is not None and metadata[META_TARGET] != expected_target:
         raise ModelContractError(f"model target is {metadata[META_TARGET]!r}, expected {expected_target!r}")
+
+
+def _reason_baselines(metadata: Mapping[str, str]) -> dict[str, float | None]:
+    text = metadata.get(META_REASON_BASELINES)
+    if not text:
+        return {}
+    try:
+        baselines = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelContractError(f"model metadata {META_REASON_BASELINES} is not JSON: {error}") from error
+    if not isinstance(baselines, dict):
+        raise ModelContractError(f"model metadata {META_REASON_BASELINES} is not a JSON object")
+    unknown = sorted(set(baselines) - set(FEATURE_NAMES))
+    if unknown:
+        raise ModelContractError(f"model reason baselines name unknown features: {', '.join(unknown)}")
+    parsed: dict[str, float | None] = {}
+    for name, value in baselines.items():
+        # bool is an int in Python, and JSON true/false is no feature value
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ModelContractError(f"model reason baseline of {name} is {value!r}, not a number or null")
+        if value is not None and not math.isfinite(value):
+            raise ModelContractError(f"model reason baseline of {name} is {value!r}, not a finite number")
+        parsed[name] = None if value is None else float(value)
+    return parsed

@@ -6,9 +6,10 @@ one-row latency), and it ships as a TrainedModel the registry takes. The F1 thre
 is chosen on its training rows, so the holdout F1 is honest.
 """
 
+import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -39,6 +40,8 @@ LATENCY_SAMPLE_ROWS: Final = 2_000
 SNAPSHOT_COLUMN: Final = "snapshot_date"
 CUSTOMER_COLUMN: Final = "token"
 IMPORTANCE_SAMPLE_ROWS: Final = 5_000
+# A feature missing for more than this share of good training rows has "missing" as its reason baseline.
+BASELINE_MISSING_SHARE: Final = 0.5
 # The search budget per target when the caller names none: about a minute of a 2-core machine.
 DEFAULT_SEARCH_SECONDS: Final = 60.0
 
@@ -76,6 +79,7 @@ def compare_zoo(
     )
     trained_at = datetime.now(UTC)
     version = model_version_for(target, trained_at, data_fingerprint(_matrix(x_train), y_train))
+    baselines = reason_baselines(x_train, y_train)
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
     fitted: dict[str, tuple[Pipeline, bytes]] = {}
     results, rows = [], []
@@ -103,7 +107,7 @@ def compare_zoo(
         threshold = metrics.best_f1_threshold(y_train, pipeline.predict_proba(_matrix(x_train))[:, 1])
         figures = metrics.classification_metrics(y_holdout, p_holdout, threshold=threshold)
         # every candidate is exported as it would ship, so the selected one is not converted twice
-        metadata = _metadata(target, version, label_column, trained_at)
+        metadata = _metadata(target, version, label_column, trained_at, baselines)
         metadata[contract.META_ROC_AUC] = f"{figures['roc_auc']:.6f}"
         onnx_bytes = zoo.export_zoo_model(pipeline, FEATURE_NAMES, (), metadata)
         cost = zoo.serving_cost(onnx_bytes, x_holdout.head(LATENCY_SAMPLE_ROWS), FEATURE_NAMES, ())
@@ -149,7 +153,7 @@ def compare_zoo(
     results = [replace(r, feature_importances=importances) if r.name == selected else r for r in results]
     shipped = _package(
         pipeline, onnx_bytes, target, label_column, version, trained_at, x_holdout, rows, selected, reason,
-        len(y_train),
+        len(y_train), baselines,
     )  # fmt: skip
     result = TargetResult(
         target=target,
@@ -200,6 +204,7 @@ def _package(
     selected: str,
     reason: str,
     training_rows: int,
+    baselines: Mapping[str, float | None],
 ) -> TrainedModel:
     """The selected model's ONNX, parity-checked, with its model card."""
     chosen = next(r for r in rows if r["model"] == selected)
@@ -224,6 +229,8 @@ def _package(
         "versions": {"scikit-learn": sklearn.__version__},
         # score = offset − factor · ln(p / (1 − p)), clipped: how the served probability becomes 300–900
         "score_scale": scale_parameters(),
+        # what credo.scoring.reasons swaps in to find the features that lowered a score
+        "reason_baselines": dict(baselines),
     }
     return TrainedModel(
         target=target,
@@ -237,7 +244,32 @@ def _package(
     )
 
 
-def _metadata(target: str, version: str, label_column: str, trained_at: datetime) -> dict[str, str]:
+def reason_baselines(
+    x_train: pd.DataFrame, y_train: np.ndarray[Any, np.dtype[np.int64]]
+) -> dict[str, float | None]:
+    """Each feature's value for a typical good customer: the median over the good (label 0) training rows.
+
+    None (missing) when the feature is missing for most good rows, since then "missing" is the typical
+    good value (no COD refusal on record, say). Empty when there is no good row to learn from.
+    """
+    good = x_train[y_train == 0]
+    if good.empty:
+        return {}
+    baselines: dict[str, float | None] = {}
+    for name in FEATURE_NAMES:
+        column = good[name]
+        mostly_missing = column.isna().mean() > BASELINE_MISSING_SHARE
+        baselines[name] = None if mostly_missing else round(float(column.median()), 6)
+    return baselines
+
+
+def _metadata(
+    target: str,
+    version: str,
+    label_column: str,
+    trained_at: datetime,
+    baselines: Mapping[str, float | None],
+) -> dict[str, str]:
     return {
         contract.META_FEATURE_NAMES: contract.FEATURE_SEPARATOR.join(FEATURE_NAMES),
         contract.META_FEATURE_SCHEMA_VERSION: FEATURE_SCHEMA_VERSION,
@@ -245,6 +277,7 @@ def _metadata(target: str, version: str, label_column: str, trained_at: datetime
         contract.META_MODEL_VERSION: version,
         contract.META_TRAINED_AT: trained_at.isoformat(timespec="seconds"),
         "label_column": label_column,
+        contract.META_REASON_BASELINES: json.dumps(dict(baselines), allow_nan=False),
     }
 
 

@@ -1,0 +1,79 @@
+"""The principal reasons behind a score: up to four features that lowered it, in plain words.
+
+Batched counterfactuals on the served ONNX model: alongside the scored row, one copy per feature
+with that feature set to the typical good customer's value (the baseline the model carries, see
+credo.training.compare.reason_baselines), all scored in one onnxruntime call. A feature is a reason
+when its baseline would lower the probability of the bad outcome; the larger the fall, the
+stronger the reason. Model-agnostic, so it explains whichever zoo model was promoted.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from credo.features import FEATURE_NAMES
+from credo.scoring.reason_texts import reason_text
+from credo.scoring.scale import FACTOR
+
+# Up to four principal reasons per decision (the US Reg B convention).
+MAX_REASONS: Final = 4
+# A fall in p_bad smaller than this is not a reason. Float32 inference moves p_bad by about 1e-6, so
+# anything above it is the model's doing; 0.2 percentage points is about 5 score points near the
+# 600 anchor and never less than 1 point anywhere on the scale, so no reason reads "0 points".
+MIN_BAD_PROBABILITY_DROP: Final = 0.002
+# Keeps ln(odds) finite when the model returns a probability of exactly 0 or 1.
+_EPSILON: Final = 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    feature: str  # a name in credo.features.FEATURE_NAMES
+    text: str  # the feature with the customer's value, in plain words; no PII
+    impact: int  # score points the feature cost: the score at its baseline minus the actual score
+
+
+class ExplainableModel(Protocol):
+    """What explain needs of a model; credo.scoring.model.ScoringModel is one."""
+
+    @property
+    def reason_baselines(self) -> Mapping[str, float | None]: ...
+
+    def predict_bad_probability(self, rows: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
+
+
+def explain(model: ExplainableModel, row: npt.ArrayLike, *, limit: int = MAX_REASONS) -> list[Reason]:
+    """The features that lowered this row's score, largest cost first, at most `limit` of them.
+
+    `row` is the 1×N float32 row the model scored (FEATURE_NAMES order, NaN = missing). A model
+    without baselines (trained before reasons existed) gives no reasons.
+    """
+    values = np.asarray(row, dtype=np.float32).reshape(-1)
+    if values.shape[0] != len(FEATURE_NAMES):
+        raise ValueError(f"expected {len(FEATURE_NAMES)} feature values, got {values.shape[0]}")
+    baselines = model.reason_baselines
+    candidates = [(column, name) for column, name in enumerate(FEATURE_NAMES) if name in baselines]
+    if limit <= 0 or not candidates:
+        return []
+    # row 0 is the customer as scored; row i+1 has candidate i's feature at its baseline
+    batch = np.tile(values, (len(candidates) + 1, 1))
+    for position, (column, name) in enumerate(candidates, start=1):
+        baseline = baselines[name]
+        batch[position, column] = np.nan if baseline is None else baseline
+    p_bad = np.clip(model.predict_bad_probability(batch), _EPSILON, 1.0 - _EPSILON)
+    drops = p_bad[0] - p_bad[1:]
+    # stable, so equal drops keep FEATURE_NAMES order and the answer is deterministic
+    ranked = np.argsort(-drops, kind="stable")
+    strong = [int(i) for i in ranked if drops[i] >= MIN_BAD_PROBABILITY_DROP][:limit]
+    log_odds_bad = np.log(p_bad) - np.log1p(-p_bad)
+    return [
+        Reason(
+            feature=candidates[i][1],
+            text=reason_text(candidates[i][1], float(values[candidates[i][0]])),
+            # before the 300–900 clip, so a customer at the floor still learns what cost the most
+            impact=round(FACTOR * float(log_odds_bad[0] - log_odds_bad[i + 1])),
+        )
+        for i in strong
+    ]
