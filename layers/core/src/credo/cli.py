@@ -17,6 +17,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65_535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (0-65535): {text}")
+    return value
+
+
 def cmd_world(args: argparse.Namespace) -> int:
     from credo.synthetic import WorldConfig, generate_world
 
@@ -200,6 +207,70 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_materialize(args: argparse.Namespace) -> int:
+    import os
+    from contextlib import ExitStack
+
+    from credo.materialize import NoOrdersError, latest_snapshot, materialize_features
+    from credo.online_store import OnlineFeatureStore
+    from credo.settings import CredoSettings
+    from credo.warehouse.protocol import Warehouse
+
+    if not (args.aws or os.environ.get("AWS_ENDPOINT_URL")):
+        print(
+            "credo materialize: no online store to write to. The local DynamoDB (a moto server) exists only"
+            " while `credo serve` or `make demo` runs, and both materialise the demo's features themselves."
+            " Pass --aws to write to the table the environment names (CREDO_FEATURE_TABLE), or set"
+            " AWS_ENDPOINT_URL to a running endpoint.",
+            file=sys.stderr,
+        )
+        return 2
+    settings = CredoSettings()
+    with ExitStack() as opened:
+        warehouse: Warehouse
+        if settings.redshift_workgroup and not args.warehouse:
+            from credo.warehouse.redshift import RedshiftWarehouse
+
+            warehouse = RedshiftWarehouse.create(
+                settings.redshift_workgroup, settings.redshift_database, settings.redshift_role_arn
+            )
+            where = f"Redshift workgroup {settings.redshift_workgroup}"
+        else:
+            from credo.warehouse.duckdb import DuckDBWarehouse
+
+            path = Path(args.warehouse or settings.warehouse_path or ".demo/warehouse.duckdb")
+            if not path.is_file():
+                print(
+                    f"credo materialize: no warehouse at {path}: run `make demo` first or pass --warehouse",
+                    file=sys.stderr,
+                )
+                return 2
+            warehouse = opened.enter_context(DuckDBWarehouse(path))
+            where = str(path)
+        try:
+            as_of = args.as_of or latest_snapshot(warehouse)
+        except NoOrdersError as error:
+            print(f"credo materialize: {error}", file=sys.stderr)
+            return 2
+        print(f"materialising features as of {as_of} from {where} …", flush=True)
+        written = materialize_features(warehouse, as_of, OnlineFeatureStore.for_table(settings.feature_table))
+    print(f"{written:,} customers written to DynamoDB {settings.feature_table} (as of {as_of})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from credo.local_server import DEFAULT_HOST, LocalServerError, serve
+
+    host = args.host or DEFAULT_HOST
+    try:
+        # A host named on the command line is a choice (warned about); only the default is assumed.
+        serve(Path(args.workdir), host, args.port, allow_remote=args.host is not None)
+    except LocalServerError as error:
+        print(f"credo serve: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -359,6 +430,45 @@ def build_parser() -> argparse.ArgumentParser:
     models_promote.add_argument("version", metavar="VERSION", help="a registered version of it")
     _add_registry_location(models_promote)
     models_promote.set_defaults(func=cmd_models_promote)
+
+    materialize = sub.add_parser(
+        "materialize",
+        help="write the features as of a snapshot from the warehouse to the DynamoDB online store",
+        description="Build every customer's point-in-time features (docs/features.md) and write one item per "
+        "customer token to the online store the scoring Lambda reads, with batch writes. Reads the Redshift "
+        "workgroup named by CREDO_REDSHIFT_WORKGROUP, else a DuckDB warehouse file. Writes to the table the "
+        "environment names (--aws, or AWS_ENDPOINT_URL set); the local DynamoDB exists only while "
+        "`credo serve` or `make demo` runs, and both materialise the demo's features themselves.",
+    )
+    materialize.add_argument(
+        "--as-of",
+        type=_date,
+        metavar="DATE",
+        help="snapshot date, YYYY-MM-DD (default: the first of the month after the latest order)",
+    )
+    materialize.add_argument(
+        "--warehouse", metavar="FILE", help="DuckDB warehouse file (default .demo/warehouse.duckdb)"
+    )
+    materialize.add_argument(
+        "--aws", action="store_true", help="write to the table the environment names (CREDO_FEATURE_TABLE)"
+    )
+    materialize.set_defaults(func=cmd_materialize)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve the scoring API on loopback, on the models and features of the last `make demo`",
+        description="Turn every HTTP request into an API Gateway REST proxy event for the real scoring "
+        "Lambda handler and its answer into the HTTP response, with a moto server behind it holding the last "
+        "demo's key, policy, model registry and features (from .demo/local-state.json, .demo/registry and "
+        ".demo/warehouse.duckdb). Ctrl-C stops it.",
+    )
+    serve.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080; 0 picks a free one)")
+    serve.add_argument(
+        "--host",
+        help="address to listen on (default 127.0.0.1; another address is served with a warning)",
+    )
+    serve.add_argument("--workdir", default=".demo", help="the finished demo to serve (default .demo)")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

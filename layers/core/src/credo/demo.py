@@ -40,6 +40,7 @@ from credo.local import (
     local_settings_env,
     rest_event,
     save_bucket_to_directory,
+    save_local_state,
     scheduled_event,
     upload_drops,
 )
@@ -207,6 +208,9 @@ def run_demo(
             latest = build_features(warehouse, end).to_pandas()
             materialised = OnlineFeatureStore.for_table(settings.feature_table).materialise(latest, as_of=end)
             notes.append(f"{materialised:,} customers")
+            # `credo serve` needs what the moto server held: the key the tokens were made with (a
+            # random local secret, kept in the git-ignored workdir), the policy and this date.
+            save_local_state(workdir, settings, as_of=end)
         warehouse.close()
         with steps.step("scoring a few customers through the real scoring Lambda handler"):
             decisions = _score_examples(workdir / "world" / "operational.sqlite")

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -25,6 +25,7 @@ from credo import constants as c
 from credo.adapters.dynamodb import ensure_table
 from credo.adapters.s3 import S3Store
 from credo.adapters.secrets import SecretStore
+from credo.adapters.ssm import ParameterStore
 from credo.online_store import TOKEN_ATTRIBUTE
 from credo.settings import CredoSettings
 
@@ -179,6 +180,49 @@ def save_bucket_to_directory(bucket: str, directory: Path) -> list[str]:
             raise ValueError(f"object key {key!r} escapes {directory}")
         s3.download(bucket, key, path)
     return keys
+
+
+# What the demo's moto server held that outlives it: the HMAC key its tokens were made with, the
+# policy and the date its features were materialised as of. `credo serve` puts them back.
+LOCAL_STATE_FILE: Final = "local-state.json"
+
+
+@dataclass(frozen=True)
+class LocalState:
+    hmac_key_secret: str  # the demo's random tokenisation key: a local secret, never logged
+    policy: dict[str, Any]
+    as_of: date
+
+
+def save_local_state(workdir: Path, settings: CredoSettings, *, as_of: date) -> Path:
+    """Write the local stand-ins' HMAC secret and policy, and the materialisation date, to the workdir.
+
+    The file holds a (local, random) secret: it is readable by its owner only.
+    """
+    state = {
+        "hmac_key_secret": SecretStore.create().get_string(settings.hmac_secret_name),
+        "policy": json.loads(ParameterStore.create().get(settings.policy_parameter)),
+        "as_of": as_of.isoformat(),
+    }
+    path = workdir / LOCAL_STATE_FILE
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(state, indent=2) + "\n")
+    return path
+
+
+def load_local_state(workdir: Path) -> LocalState:
+    """The state `save_local_state` wrote; FileNotFoundError without one, ValueError if it is damaged."""
+    text = (workdir / LOCAL_STATE_FILE).read_text()
+    try:
+        raw = json.loads(text)
+        return LocalState(
+            hmac_key_secret=str(raw["hmac_key_secret"]),
+            policy=dict(raw["policy"]),
+            as_of=date.fromisoformat(raw["as_of"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{workdir / LOCAL_STATE_FILE} is not a local state file: {error}") from None
 
 
 def repo_root() -> Path:
