@@ -12,7 +12,7 @@ from credo.features import FEATURE_NAMES, LABEL_BUYING
 from credo.scoring import model as contract
 from credo.scoring.model import ModelContractError, ScoringModel
 from credo.scoring.reason_texts import REASON_TEXTS, reason_text
-from credo.scoring.reasons import MAX_REASONS, Reason, explain
+from credo.scoring.reasons import MAX_REASONS, Reason, explain, score_and_explain
 from credo.training.compare import ZooComparison, compare_zoo
 
 REFUSALS = "cod_refused_in_6months"
@@ -198,3 +198,14 @@ def test_given_a_row_when_explained_then_the_model_is_called_once_with_every_cou
 
     # one call: the row itself and, per feature, the row with that feature at its baseline
     assert counting.batch_shapes == [(len(FEATURE_NAMES) + 1, len(FEATURE_NAMES))]
+
+
+def test_given_the_api_path_then_score_and_reasons_come_from_one_model_call(served: ScoringModel) -> None:
+    counting = CountingModel(served)
+    row = typical_good_row(served, **ADVERSE_VALUES)
+
+    p_bad, reasons = score_and_explain(counting, row)
+
+    assert len(counting.batch_shapes) == 1
+    assert p_bad == pytest.approx(float(served.predict_bad_probability(row)[0]), abs=1e-6)
+    assert reasons == explain(served, row)

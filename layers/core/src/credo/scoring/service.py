@@ -37,7 +37,7 @@ from credo.policy import (
 from credo.privacy import load_hmac_key, tokenize
 from credo.registry import ModelRegistry
 from credo.scoring.model import ModelContractError, ScoringModel, feature_vector
-from credo.scoring.reasons import explain
+from credo.scoring.reasons import score_and_explain
 from credo.scoring.scale import score_from_bad_probability
 from credo.settings import CredoSettings
 
@@ -160,7 +160,8 @@ class FeatureReason(Protocol):
     def impact(self) -> int: ...
 
 
-Explainer = Callable[[Any, npt.NDArray[np.float32]], Sequence[FeatureReason]]
+# (model, row) → (probability of bad, the features that lowered the score), in one model call
+Explainer = Callable[[Any, npt.NDArray[np.float32]], tuple[float, Sequence[FeatureReason]]]
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,12 @@ def score_customer(
         if model is None:
             scores[target], reasons[target] = None, []
             continue
-        scores[target] = score_from_bad_probability(float(model.predict_bad_probability(row)[0]))
-        explained = [] if new_customer or explain is None else explain(model, row)
+        explained: Sequence[FeatureReason] = ()
+        if new_customer or explain is None:
+            p_bad = float(model.predict_bad_probability(row)[0])
+        else:
+            p_bad, explained = explain(model, row)
+        scores[target] = score_from_bad_probability(p_bad)
         reasons[target] = [Reason(code=r.feature, text=r.text, impact=r.impact) for r in explained]
     return ScoreOutcome(
         token=token,
@@ -463,6 +468,6 @@ def build_eligibility_service(
         feature_store=OnlineFeatureStore.for_table(settings.feature_table),
         model_loader=champion_loader(ModelRegistry.for_bucket(settings.model_bucket)),
         policy_loader=policy_loader(ParameterStore.create(), settings.policy_parameter),
-        explain=explain,
+        explain=score_and_explain,
         clock=clock,
     )
