@@ -414,30 +414,29 @@ def _score_examples(source_db: Path) -> list[dict[str, Any]]:
 
 def _print_summary(result: DemoResult, settings: CredoSettings) -> None:
     print("\nDecisions for a cart of ₹18,999 (the real handler, API Gateway events in, JSON out):\n")
-    print(f"  {'customer':<14} {'who':<24} {'credit':>6} {'EMI':>4} {'buying':>6} {'COD':>4}  notes")
+    header = ("customer", "who", "credit", "band", "EMI", "buying", "band", "COD")
+    print("  {:<14} {:<24} {:>6} {:>4} {:>4} {:>6} {:>4} {:>4}".format(*header))
     for d in result.decisions:
         credit, buying = d.get("credit") or {}, d.get("buying") or {}
-        # above the threshold yet no EMI: the policy's arrears knock-out (reasons come with the API)
-        knocked_out = (credit.get("score") or 0) >= result.policy.credit_threshold and not credit.get(
-            "emi_eligible"
+        flags = ", ".join(n for n in ("new customer", "degraded") if d.get(n.replace(" ", "_")))
+        cells = (
+            d["customer_id"],
+            d["who"],
+            credit.get("score") or "-",
+            credit.get("band") or "-",
+            "yes" if credit.get("emi_eligible") else "no",
+            buying.get("score") or "-",
+            buying.get("band") or "-",
+            "yes" if buying.get("cod_eligible") else "no",
         )
-        notes = ", ".join(
-            n
-            for n, on in (
-                ("new customer", d.get("new_customer")),
-                ("degraded", d.get("degraded")),
-                (
-                    f"no EMI: a bill over {result.policy.credit_max_dpd_in_12months} days past due",
-                    knocked_out and not d.get("new_customer"),
-                ),
-            )
-            if on
-        )
-        print(
-            f"  {d['customer_id']:<14} {d['who']:<24} {credit.get('score') or '-':>6} "
-            f"{'yes' if credit.get('emi_eligible') else 'no':>4} {buying.get('score') or '-':>6} "
-            f"{'yes' if buying.get('cod_eligible') else 'no':>4}  {notes}"
-        )
+        print("  {:<14} {:<24} {:>6} {:>4} {:>4} {:>6} {:>4} {:>4}  ".format(*cells) + flags)
+        # the first reason of each: the rule that decided, or the feature that cost the most points
+        for part, label in ((credit, "EMI"), (buying, "COD")):
+            reasons = part.get("reasons") or []
+            if reasons:
+                first = reasons[0]
+                cost = f" (−{first['impact']} points)" if first.get("impact") else ""
+                print(f"  {'':<14} {'':<24} {label}: {first['text']}{cost}")
     w = result.workdir
     print("\nWhere everything is:")
     print(f"  world (sources)      {w / 'world'}  (world.json: counts and realism figures)")
@@ -452,6 +451,10 @@ def _print_summary(result: DemoResult, settings: CredoSettings) -> None:
     print(f"  online features      DynamoDB {settings.feature_table}: {result.materialised:,} items")
     print(f"  policy               SSM {settings.policy_parameter}: {result.policy.model_dump_json()}")
     print(f"  this run             {w / 'demo.json'}")
+    print("\nNext: `.venv/bin/credo serve` answers the API on http://127.0.0.1:8080 (docs/api.md);")
+    print(
+        f"      `.venv/bin/credo models list` shows the registry; the report: {w / 'models' / 'report.html'}"
+    )
 
 
 def _jsonable(result: DemoResult) -> dict[str, Any]:
