@@ -64,26 +64,33 @@ def score_and_explain(
     values = np.asarray(row, dtype=np.float32).reshape(-1)
     if values.shape[0] != len(FEATURE_NAMES):
         raise ValueError(f"expected {len(FEATURE_NAMES)} feature values, got {values.shape[0]}")
-    baselines = model.reason_baselines
-    candidates = [(column, name) for column, name in enumerate(FEATURE_NAMES) if name in baselines]
-    if limit <= 0 or not candidates:
+    columns, baseline_values = _counterfactuals(model.reason_baselines)
+    if limit <= 0 or not len(columns):
         return float(model.predict_bad_probability(values[None, :])[0]), []
-    batch = np.tile(values, (len(candidates) + 1, 1))
-    for position, (column, name) in enumerate(candidates, start=1):
-        baseline = baselines[name]
-        batch[position, column] = np.nan if baseline is None else baseline
+    batch = np.tile(values, (len(columns) + 1, 1))
+    batch[np.arange(1, len(columns) + 1), columns] = baseline_values  # row i+1: feature i at its baseline
     served = model.predict_bad_probability(batch)
     p_bad = np.clip(served, _EPSILON, 1.0 - _EPSILON)
     drops = p_bad[0] - p_bad[1:]
     ranked = np.argsort(-drops, kind="stable")
-    strong = [int(i) for i in ranked if drops[i] >= MIN_BAD_PROBABILITY_DROP][:limit]
+    strong = [int(i) for i in ranked[drops[ranked] >= MIN_BAD_PROBABILITY_DROP][:limit]]
     log_odds_bad = np.log(p_bad) - np.log1p(-p_bad)
     reasons = [
         Reason(
-            feature=candidates[i][1],
-            text=reason_text(candidates[i][1], float(values[candidates[i][0]])),
+            feature=FEATURE_NAMES[columns[i]],
+            text=reason_text(FEATURE_NAMES[columns[i]], float(values[columns[i]])),
             impact=round(FACTOR * float(log_odds_bad[0] - log_odds_bad[i + 1])),
         )
         for i in strong
     ]
     return float(served[0]), reasons
+
+
+def _counterfactuals(
+    baselines: Mapping[str, float | None],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """The columns that have a baseline, and their baseline values (NaN: the baseline is "missing")."""
+    pairs = [(column, baselines[name]) for column, name in enumerate(FEATURE_NAMES) if name in baselines]
+    columns = np.fromiter((column for column, _ in pairs), dtype=np.intp, count=len(pairs))
+    values = np.fromiter((np.nan if v is None else v for _, v in pairs), dtype=np.float32, count=len(pairs))
+    return columns, values
