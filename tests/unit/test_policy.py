@@ -75,7 +75,7 @@ def test_given_a_policy_without_the_knock_out_then_the_score_alone_decides() -> 
     assert decide(771, 600, parse_policy(json.dumps(document)), {"max_dpd_in_12months": 351.0}).emi_eligible
 
 
-POLICY = parse_policy(json.dumps({"version": "v1", "credit_threshold": 600, "buying_threshold": 450}))
+POLICY = parse_policy(json.dumps({"version": "v1", "credit_threshold": 600, "buying_threshold": 350}))
 CLEAN = {"max_dpd_in_12months": 0.0}
 
 
@@ -119,8 +119,8 @@ def test_given_a_small_cart_or_a_tenure_the_band_lacks_then_emi_says_why() -> No
 
 def test_given_a_buying_score_then_the_band_caps_cod_and_the_threshold_gates_it() -> None:
     fits = offer_buying(700, POLICY, new_customer=False, cart_amount=45_000.0)
-    too_big = offer_buying(460, POLICY, new_customer=False, cart_amount=9_000.0)
-    below = offer_buying(420, POLICY, new_customer=False, cart_amount=500.0)
+    too_big = offer_buying(370, POLICY, new_customer=False, cart_amount=9_000.0)
+    below = offer_buying(330, POLICY, new_customer=False, cart_amount=500.0)
 
     assert (fits.band, fits.cod_eligible, fits.max_cod_order_value) == ("A", True, 50_000.0)
     assert (too_big.band, too_big.cod_eligible) == ("C", False)

@@ -449,7 +449,12 @@ def _print_summary(result: DemoResult, settings: CredoSettings) -> None:
         print(f"  {m.target + ' model':<20} {m.model_key}  (copy in {w / 'models' / m.target})")
     print(f"  {'registry copy':<20} {w / 'registry'}  (credo models list)")
     print(f"  online features      DynamoDB {settings.feature_table}: {result.materialised:,} items")
-    print(f"  policy               SSM {settings.policy_parameter}: {result.policy.model_dump_json()}")
+    policy = result.policy
+    print(
+        f"  policy               SSM {settings.policy_parameter}: version {policy.version}, EMI from"
+        f" {policy.credit_threshold}, COD from {policy.buying_threshold}, bands and limits in"
+        f" {w / 'demo.json'} (docs/api.md)"
+    )
     print(f"  this run             {w / 'demo.json'}")
     print("\nNext: `.venv/bin/credo serve` answers the API on http://127.0.0.1:8080 (docs/api.md);")
     print(
