@@ -301,6 +301,13 @@ def test_given_a_request_when_answered_then_the_decision_log_has_the_token_and_n
     assert decision["decision_id"] == answer["decision_id"]
     assert decision["token"] == token_of(GOOD_CUSTOMER) and decision["latency_ms"] >= 0
     assert decision["credit"]["score"] == answer["credit"]["score"]
+    assert decision["cart"] == {
+        "amount": 24999.0,
+        "items": 0,
+        "categories": [],
+        "city_tier": None,
+        "requested_tenure_months": None,
+    }
     assert GOOD_CUSTOMER not in logs
 
 

@@ -305,6 +305,7 @@ class EligibilityService:
             request.customer_id,
             cart_amount=request.cart.amount,
             requested_tenure_months=request.requested_tenure_months,
+            cart=_cart_summary(request),
         )
 
     def profile(self, customer_id: str) -> EligibilityResponse:
@@ -327,7 +328,12 @@ class EligibilityService:
         )
 
     def _decide(
-        self, customer_id: str, *, cart_amount: float | None, requested_tenure_months: int | None
+        self,
+        customer_id: str,
+        *,
+        cart_amount: float | None,
+        requested_tenure_months: int | None,
+        cart: Mapping[str, Any] | None = None,
     ) -> EligibilityResponse:
         started = self._clock()
         decision_id = str(uuid.uuid4())
@@ -342,13 +348,13 @@ class EligibilityService:
             record = self._store.get(token)
         except Exception:
             logger.exception("customer features unavailable", extra={"decision_id": decision_id})
-            return self._logged(_conservative_response(decision_id, models, policy), token, started)
+            return self._logged(_conservative_response(decision_id, models, policy), token, started, cart)
         if record is not None and record.feature_schema_version != FEATURE_SCHEMA_VERSION:
             logger.error(
                 "feature schema version mismatch",
                 extra={"stored": record.feature_schema_version, "expected": FEATURE_SCHEMA_VERSION},
             )
-            return self._logged(_conservative_response(decision_id, models, policy), token, started)
+            return self._logged(_conservative_response(decision_id, models, policy), token, started, cart)
         try:
             outcome = score_customer(
                 token,
@@ -361,13 +367,17 @@ class EligibilityService:
             )
         except Exception:
             logger.exception("scoring failed", extra={"decision_id": decision_id})
-            return self._logged(_conservative_response(decision_id, models, policy), token, started)
-        return self._logged(_response(decision_id, outcome, policy, degraded=degraded), token, started)
+            return self._logged(_conservative_response(decision_id, models, policy), token, started, cart)
+        return self._logged(_response(decision_id, outcome, policy, degraded=degraded), token, started, cart)
 
     def _logged(
-        self, response: EligibilityResponse, token: str | None, started: float
+        self,
+        response: EligibilityResponse,
+        token: str | None,
+        started: float,
+        cart: Mapping[str, Any] | None,
     ) -> EligibilityResponse:
-        """The decision log: token, scores, decisions, reasons, versions, latency; never the customer id."""
+        """The decision log: token, cart, scores, decisions, reasons, versions, latency; no customer id."""
         latency_ms = (self._clock() - started) * 1e3
         metrics.add_metric(name="EligibilityDecisions", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="DegradedDecisions", unit=MetricUnit.Count, value=int(response.degraded))
@@ -377,7 +387,14 @@ class EligibilityService:
         metrics.add_metric(name="DecisionLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
         logger.info(
             "eligibility decided",
-            extra={"decision": {**response.model_dump(), "token": token, "latency_ms": round(latency_ms, 3)}},
+            extra={
+                "decision": {
+                    **response.model_dump(),
+                    "token": token,
+                    "cart": cart,
+                    "latency_ms": round(latency_ms, 3),
+                }
+            },
         )
         return response
 
@@ -418,6 +435,19 @@ class EligibilityService:
                 self._policy = self._policy or DEFAULT_POLICY
             self._policy_expires_at = now + POLICY_TTL_SECONDS
         return self._policy
+
+
+def _cart_summary(request: EligibilityRequest) -> dict[str, Any]:
+    """What the decision log keeps of the cart, for monitoring and for cart-aware models to come:
+    no PIN code (with the token it would narrow down where a customer lives), the city tier only."""
+    cart = request.cart
+    return {
+        "amount": cart.amount,
+        "items": sum(item.quantity for item in cart.items),
+        "categories": sorted({item.category for item in cart.items}),
+        "city_tier": None if cart.delivery is None else cart.delivery.city_tier,
+        "requested_tenure_months": request.requested_tenure_months,
+    }
 
 
 def _conservative_response(
