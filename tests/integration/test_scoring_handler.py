@@ -512,3 +512,24 @@ def test_given_a_new_policy_in_the_parameter_store_then_it_applies_after_the_ttl
     assert cached["policy_version"] == "test-policy-3"
     assert (after["policy_version"], after["credit"]["emi_eligible"]) == ("test-policy-4", False)
     assert after["credit"]["reasons"][0]["code"] == "below_threshold"
+
+
+def test_given_cod_refusals_drive_the_buying_model_then_the_api_names_them_and_not_for_a_clean_customer(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    materialise_customers()
+    handler = load_handler("score")
+
+    _, risky = ask(handler, lambda_context, RISKY_CUSTOMER)
+    _, good = ask(handler, lambda_context, GOOD_CUSTOMER)
+
+    risky_reasons = {r["code"]: r for r in risky["buying"]["reasons"]}
+    assert "cod_refused_in_6months" in risky_reasons
+    assert risky_reasons["cod_refused_in_6months"]["text"] == "4 COD orders refused in the last 6 months"
+    assert risky_reasons["cod_refused_in_6months"]["impact"] > 0
+    assert "cod_refused_in_6months" not in {r["code"] for r in good["buying"]["reasons"]}

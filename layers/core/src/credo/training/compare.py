@@ -25,6 +25,7 @@ from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.scoring import model as contract
 from credo.scoring.scale import scale_parameters
 from credo.training import metrics, search, zoo
+from credo.training.baselines import reason_baselines
 from credo.training.onnx_export import TARGET_OPSET, check_parity
 from credo.training.report import (
     DEFAULT_COSTS,
@@ -41,7 +42,6 @@ SNAPSHOT_COLUMN: Final = "snapshot_date"
 CUSTOMER_COLUMN: Final = "token"
 IMPORTANCE_SAMPLE_ROWS: Final = 5_000
 # A feature missing for more than this share of good training rows has "missing" as its reason baseline.
-BASELINE_MISSING_SHARE: Final = 0.5
 # The search budget per target when the caller names none: about a minute of a 2-core machine.
 DEFAULT_SEARCH_SECONDS: Final = 60.0
 
@@ -242,25 +242,6 @@ def _package(
         parity_max_abs_diff=parity,
         pipeline=pipeline,
     )
-
-
-def reason_baselines(
-    x_train: pd.DataFrame, y_train: np.ndarray[Any, np.dtype[np.int64]]
-) -> dict[str, float | None]:
-    """Each feature's value for a typical good customer: the median over the good (label 0) training rows.
-
-    None (missing) when the feature is missing for most good rows, since then "missing" is the typical
-    good value (no COD refusal on record, say). Empty when there is no good row to learn from.
-    """
-    good = x_train[y_train == 0]
-    if good.empty:
-        return {}
-    baselines: dict[str, float | None] = {}
-    for name in FEATURE_NAMES:
-        column = good[name]
-        mostly_missing = column.isna().mean() > BASELINE_MISSING_SHARE
-        baselines[name] = None if mostly_missing else round(float(column.median()), 6)
-    return baselines
 
 
 def _metadata(

@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.scoring import model as contract
 from credo.scoring.scale import scale_parameters
+from credo.training.baselines import reason_baselines
 from credo.training.onnx_export import TARGET_OPSET, check_parity, export_pipeline
 
 HOLDOUT_FRACTION: Final = 0.2
@@ -110,6 +111,8 @@ def train_target(
         contract.META_ROC_AUC: f"{metrics['roc_auc']:.6f}",
         "label_column": label_column,
     }
+    baselines = reason_baselines(x_train, y_train)
+    metadata[contract.META_REASON_BASELINES] = json.dumps(baselines, allow_nan=False)
     onnx_bytes = export_pipeline(pipeline, metadata)
     parity_gap = check_parity(pipeline, onnx_bytes, x_holdout)
 
@@ -134,6 +137,7 @@ def train_target(
         "versions": {"scikit-learn": sklearn.__version__},
         # score = offset − factor · ln(p / (1 − p)), clipped: how the served probability becomes 300–900
         "score_scale": scale_parameters(),
+        "reason_baselines": baselines,
     }
     return TrainedModel(
         target=target,
