@@ -1,10 +1,18 @@
-"""The checkout's entry point: POST /v1/eligibility on an IAM-authorised REST API."""
+"""The checkout's entry point: the scoring routes on an IAM-authorised REST API, all to one Lambda."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+
+# The handler's routes (credo.scoring.api; docs/openapi.json lists all but the document itself).
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("POST", "/v1/eligibility"),
+    ("GET", "/v1/customers/{customer_id}/profile"),
+    ("GET", "/v1/health"),
+    ("GET", "/v1/openapi.json"),
+)
 
 
 class ScoringApi(Construct):
@@ -39,9 +47,8 @@ class ScoringApi(Construct):
                 metrics_enabled=True,
             ),
         )
-        self.eligibility = self.api.root.add_resource("v1").add_resource("eligibility")
-        self.eligibility.add_method(
-            "POST",
-            apigateway.LambdaIntegration(handler),
-            authorization_type=self.AUTHORIZATION,
-        )
+        integration = apigateway.LambdaIntegration(handler)
+        for method, path in ROUTES:
+            resource = self.api.root.resource_for_path(path)
+            resource.add_method(method, integration, authorization_type=self.AUTHORIZATION)
+        self.eligibility = self.api.root.resource_for_path("/v1/eligibility")

@@ -1,6 +1,7 @@
 """The serving stack as CloudFormation: the scoring Lambda, its stores, its API, its permissions."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from infra.credo_stack import ServingStack
 from infra.feature_store_construct import FeatureStore
 from infra.policy_construct import DEFAULT_POLICY
 
+REPO = Path(__file__).resolve().parents[2]
 # Template tests need no staged copy of the 100 MB runtime layer; the asset path stays the source.
 NO_ASSET_STAGING = {"aws:cdk:disable-asset-staging": True}
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -213,22 +215,35 @@ def test_given_serving_stack_when_synthesized_then_policy_parameter_holds_a_vali
     assert (policy.credit_threshold, policy.buying_threshold) == (600, 600)
 
 
-def test_given_serving_stack_when_synthesized_then_post_v1_eligibility_requires_iam_and_invokes_lambda(
+def _api_paths(template: Template) -> dict[str, str]:
+    """Each API Gateway resource's full path, by logical id."""
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+
+    def path_of(logical_id: str) -> str:
+        properties = resources[logical_id]["Properties"]
+        parent = properties["ParentId"]
+        prefix = path_of(parent["Ref"]) if isinstance(parent, dict) and "Ref" in parent else ""
+        return f"{prefix}/{properties['PathPart']}"
+
+    return {logical_id: path_of(logical_id) for logical_id in resources}
+
+
+def test_given_serving_stack_when_synthesized_then_every_openapi_route_requires_iam_and_invokes_lambda(
     template: Template,
 ) -> None:
-    resources = template.find_resources("AWS::ApiGateway::Resource")
-    path_parts = {logical_id: r["Properties"]["PathPart"] for logical_id, r in resources.items()}
-    eligibility_id = next(i for i, part in path_parts.items() if part == "eligibility")
-    parent = resources[eligibility_id]["Properties"]["ParentId"]
-    assert path_parts[parent["Ref"]] == "v1"
-
+    paths = _api_paths(template)
     function_id, _ = _only(template, "AWS::Lambda::Function")
-    _, method = _only(template, "AWS::ApiGateway::Method")
-    properties = method["Properties"]
-    assert (properties["HttpMethod"], properties["AuthorizationType"]) == ("POST", "AWS_IAM")
-    assert properties["ResourceId"] == {"Ref": eligibility_id}
-    assert properties["Integration"]["Type"] == "AWS_PROXY"
-    assert {"Fn::GetAtt": [function_id, "Arn"]} in properties["Integration"]["Uri"]["Fn::Join"][1]
+    routes = set()
+    for method in template.find_resources("AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        assert properties["AuthorizationType"] == "AWS_IAM"
+        assert properties["Integration"]["Type"] == "AWS_PROXY"
+        assert {"Fn::GetAtt": [function_id, "Arn"]} in properties["Integration"]["Uri"]["Fn::Join"][1]
+        routes.add((properties["HttpMethod"], paths[properties["ResourceId"]["Ref"]]))
+
+    document = json.loads((REPO / "docs" / "openapi.json").read_text())
+    documented = {(m.upper(), p) for p, methods in document["paths"].items() for m in methods}
+    assert routes == documented | {("GET", "/v1/openapi.json")}
 
 
 def test_given_serving_stack_when_synthesized_then_stage_throttles_every_method(
