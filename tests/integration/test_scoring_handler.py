@@ -18,6 +18,8 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from credo import constants as c
@@ -533,3 +535,58 @@ def test_given_cod_refusals_drive_the_buying_model_then_the_api_names_them_and_n
     assert risky_reasons["cod_refused_in_6months"]["text"] == "4 COD orders refused in the last 6 months"
     assert risky_reasons["cod_refused_in_6months"]["impact"] > 0
     assert "cod_refused_in_6months" not in {r["code"] for r in good["buying"]["reasons"]}
+
+
+# ---- never a 5xx for client input: generated bodies ------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+VALID_BODY = {
+    "customer_id": GOOD_CUSTOMER,
+    "cart": {"amount": 999.0, "currency": "INR", "items": [{"category": "books", "price": 999.0}]},
+    "requested_tenure_months": 6,
+}
+
+
+def _with_one_field_replaced(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(body)
+    target = changed
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return changed
+
+
+def test_given_generated_bodies_when_asked_then_the_answer_is_never_a_server_error(
+    aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
+) -> None:
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    materialise_customers()
+    handler = load_handler("score")
+    fields = [("customer_id",), ("cart",), ("cart", "amount"), ("cart", "currency"), ("cart", "items"),
+              ("requested_tenure_months",)]  # fmt: skip
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.one_of(
+            JSON_VALUES.map(json.dumps),  # anything JSON
+            st.text(max_size=60),  # anything at all
+            st.tuples(st.sampled_from(fields), JSON_VALUES).map(
+                lambda change: json.dumps(_with_one_field_replaced(VALID_BODY, *change))
+            ),  # a valid body with one field of any type or value
+        )
+    )
+    def never_a_server_error(body: str) -> None:
+        response = handler.handler(eligibility_event(body), lambda_context)
+        assert response["statusCode"] < 500, (body, response)
+
+    never_a_server_error()
