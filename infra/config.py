@@ -12,6 +12,9 @@ from constructs import Node
 DEFAULT_ENVIRONMENT = "dev"
 # API Gateway gives up on an integration after 29 s; the function must answer before that.
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+DEFAULT_RAW_RETENTION_DAYS = 90
+# Ten years: anything longer is not retention but keeping raw data for good.
+MAX_RAW_RETENTION_DAYS = 3650
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +26,8 @@ class EnvironmentConfig:
     log_retention: logs.RetentionDays
     api_throttle_rate_limit: float
     api_throttle_burst_limit: int
+    raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS
+    """Days the lake keeps raw and quarantined extracts before S3 expires them."""
     account: str | None = None
     region: str | None = None
 
@@ -34,6 +39,7 @@ class EnvironmentConfig:
             "log_retention",
             "api_throttle_rate_limit",
             "api_throttle_burst_limit",
+            "raw_retention_days",
             "account",
             "region",
         }
@@ -58,12 +64,24 @@ class EnvironmentConfig:
         rate, burst = float(settings["api_throttle_rate_limit"]), int(settings["api_throttle_burst_limit"])
         if rate <= 0 or burst <= 0:
             raise ValueError(f"environment {name!r}: API throttling limits must be positive")
+        raw_retention_days = settings.get("raw_retention_days", DEFAULT_RAW_RETENTION_DAYS)
+        # bool is an int in Python; `true` in cdk.json must not become a one-day retention.
+        if (
+            isinstance(raw_retention_days, bool)
+            or not isinstance(raw_retention_days, int)
+            or not 1 <= raw_retention_days <= MAX_RAW_RETENTION_DAYS
+        ):
+            raise ValueError(
+                f"environment {name!r}: raw_retention_days must be a whole number of days, 1-"
+                f"{MAX_RAW_RETENTION_DAYS}, got {raw_retention_days!r}"
+            )
         return cls(
             name=name,
             scoring_timeout_seconds=timeout,
             log_retention=retention,
             api_throttle_rate_limit=rate,
             api_throttle_burst_limit=burst,
+            raw_retention_days=raw_retention_days,
             account=settings.get("account"),
             region=settings.get("region"),
         )

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment, Tags
+from aws_cdk import App, Environment, Stack, Tags
 
 from infra.build_layers import REPO_ROOT
 from infra.config import EnvironmentConfig
-from infra.credo_stack import ServingStack
+from infra.credo_stack import DataStack, ServingStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 PROJECT_TAG = "credo"
@@ -32,16 +32,39 @@ def serving_stack_id(environment: str) -> str:
     return f"Credo-{environment}-Serving"
 
 
-def add_stacks(app: App) -> ServingStack:
-    """Add the stacks of the environment named by context `env`."""
+def data_stack_id(environment: str) -> str:
+    return f"Credo-{environment}-Data"
+
+
+def _add_environment_stacks(app: App) -> tuple[DataStack, ServingStack]:
     config = EnvironmentConfig.from_node(app.node)
-    stack = ServingStack(
+    env = Environment(account=config.account, region=config.region)
+    data = DataStack(
+        app,
+        data_stack_id(config.name),
+        config=config,
+        env=env,
+        description=f"Credo {config.name}: the data lake and its access logs",
+    )
+    serving = ServingStack(
         app,
         serving_stack_id(config.name),
         config=config,
-        env=Environment(account=config.account, region=config.region),
+        env=env,
         description=f"Credo {config.name}: online EMI / COD eligibility scoring",
     )
-    Tags.of(stack).add("project", PROJECT_TAG)
-    Tags.of(stack).add("environment", config.name)
-    return stack
+    for stack in (data, serving):
+        Tags.of(stack).add("project", PROJECT_TAG)
+        Tags.of(stack).add("environment", config.name)
+    return data, serving
+
+
+def add_all_stacks(app: App) -> dict[str, Stack]:
+    """Add every stack of the environment named by context `env`, keyed by stack id."""
+    return {stack.node.id: stack for stack in _add_environment_stacks(app)}
+
+
+def add_stacks(app: App) -> ServingStack:
+    """Add every stack of the environment named by context `env`; return the serving stack."""
+    _, serving = _add_environment_stacks(app)
+    return serving

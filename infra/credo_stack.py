@@ -12,6 +12,7 @@ from infra.build_layers import BUILD_DIR, REPO_ROOT
 from infra.config import EnvironmentConfig
 from infra.feature_store_construct import FeatureStore
 from infra.hmac_key_construct import HmacKey
+from infra.lake_construct import AccessLogStore, DataLake
 from infra.layers_construct import ScoringLayers
 from infra.model_store_construct import ModelStore
 from infra.policy_construct import DecisionPolicy
@@ -35,7 +36,11 @@ class ServingStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        models = ModelStore(self, "Models")
+        # Its own log bucket rather than the data stack's: a cross-stack reference would tie the two
+        # stacks' deploys together, and CDK scopes the log-delivery policy to the source bucket only
+        # when both buckets share a stack.
+        self.model_access_logs = AccessLogStore(self, "ModelAccessLogs")
+        self.models = ModelStore(self, "Models", access_logs_bucket=self.model_access_logs.bucket)
         features = FeatureStore(self, "Features")
         hmac_key = HmacKey(self, "HmacKey", secret_name=f"credo/{config.name}/hmac-key")
         policy = DecisionPolicy(self, "Policy", parameter_name=f"/credo/{config.name}/policy")
@@ -45,7 +50,7 @@ class ServingStack(Stack):
             "Scoring",
             code_path=SCORING_CODE,
             layers=layers.all,
-            model_bucket=models.bucket,
+            model_bucket=self.models.bucket,
             feature_table=features.table,
             hmac_secret=hmac_key.secret,
             policy_parameter=policy.parameter,
@@ -62,5 +67,25 @@ class ServingStack(Stack):
             throttle_burst_limit=config.api_throttle_burst_limit,
         )
         CfnOutput(self, "EligibilityUrl", value=self.api.api.url_for_path("/v1/eligibility"))
-        CfnOutput(self, "ModelBucketName", value=models.bucket.bucket_name)
+        CfnOutput(self, "ModelBucketName", value=self.models.bucket.bucket_name)
         CfnOutput(self, "FeatureTableName", value=features.table.table_name)
+
+
+class DataStack(Stack):
+    """Storage of the mined data: the lake, its key and the bucket its access logs go to."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.access_logs = AccessLogStore(self, "AccessLogs")
+        self.lake = DataLake(
+            self,
+            "Lake",
+            environment_name=config.name,
+            raw_retention_days=config.raw_retention_days,
+            access_logs_bucket=self.access_logs.bucket,
+        )
+        CfnOutput(self, "LakeBucketName", value=self.lake.bucket.bucket_name)
+        CfnOutput(self, "AccessLogBucketName", value=self.access_logs.bucket.bucket_name)

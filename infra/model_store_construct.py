@@ -11,8 +11,11 @@ class ModelStore(Construct):
 
     # Models hold no personal data, so S3-managed keys suffice and keep readers free of KMS grants.
     ENCRYPTION = s3.BucketEncryption.S3_MANAGED
+    ACCESS_LOGS_PREFIX = "models/"
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, access_logs_bucket: s3.IBucket | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -23,4 +26,6 @@ class ModelStore(Construct):
             minimum_tls_version=1.2,
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_prefix=self.ACCESS_LOGS_PREFIX if access_logs_bucket else None,
         )

@@ -94,11 +94,11 @@ def test_given_serving_stack_when_synthesized_then_scoring_function_is_python312
 
 
 def test_given_serving_stack_when_synthesized_then_function_env_names_come_from_credo_constants(
-    template: Template,
+    template: Template, stack: ServingStack
 ) -> None:
     _, function = _only(template, "AWS::Lambda::Function")
     variables = function["Properties"]["Environment"]["Variables"]
-    bucket_id, _ = _only(template, "AWS::S3::Bucket")
+    bucket_id = stack.get_logical_id(stack.models.bucket.node.default_child)  # not its access-log bucket
     table_id, _ = _only(template, "AWS::DynamoDB::Table")
     parameter_id, _ = _only(template, "AWS::SSM::Parameter")
     assert variables[constants.ENV_MODEL_BUCKET] == {"Ref": bucket_id}

@@ -1,0 +1,103 @@
+"""The S3 lake (raw/, quarantine/, features/) and the buckets that hold S3 server access logs."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from credo import constants
+
+
+class AccessLogStore(Construct):
+    """A private bucket that receives S3 server access logs from other buckets of its stack."""
+
+    # S3 server access logging supports only SSE-S3 as its target's default encryption: it cannot
+    # write to a KMS-encrypted bucket (CDK rejects KMS-managed targets too). The logs hold object keys
+    # and requesters, never object contents.
+    ENCRYPTION = s3.BucketEncryption.S3_MANAGED
+    # Delivery is granted through a bucket policy to logging.s3.amazonaws.com (cdk.json's
+    # `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`), not the log-delivery ACL, so ACLs can stay off.
+    OBJECT_OWNERSHIP = s3.ObjectOwnership.BUCKET_OWNER_ENFORCED
+    LOG_RETENTION = Duration.days(365)
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=self.ENCRYPTION,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=self.OBJECT_OWNERSHIP,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=self.LOG_RETENTION)],
+            # Access logs are the audit trail of who read the lake; they outlive the stack.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+
+class DataLake(Construct):
+    """The mined data: a versioned, KMS-encrypted bucket whose raw and quarantined data expire."""
+
+    ACCESS_LOGS_PREFIX = "lake/"
+    NONCURRENT_VERSION_RETENTION = Duration.days(30)
+    INCOMPLETE_UPLOAD_RETENTION = Duration.days(7)
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment_name: str,
+        raw_retention_days: int,
+        access_logs_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # A customer-managed key: the lake holds pseudonymised customer data, so reading it needs an
+        # explicit KMS grant, and the key policy can be audited.
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/credo-{environment_name}-lake",
+            description=f"Credo {environment_name}: encrypts the data lake",
+            enable_key_rotation=True,
+            # Without the key, every object ever written to the lake is unreadable.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        raw_retention = Duration.days(raw_retention_days)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            # One data key per bucket instead of one KMS call per object: cheaper miners and loads.
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_prefix=self.ACCESS_LOGS_PREFIX,
+            lifecycle_rules=[
+                # Raw extracts are reloadable from the sources; keeping them longer than needed only
+                # widens what an erasure request has to reach.
+                s3.LifecycleRule(
+                    id="expire-raw", prefix=f"{constants.RAW_PREFIX}/", expiration=raw_retention
+                ),
+                s3.LifecycleRule(
+                    id="expire-quarantine", prefix=f"{constants.QUARANTINE_PREFIX}/", expiration=raw_retention
+                ),
+                # Expiring a current version in a versioned bucket only hides it behind a delete
+                # marker; this rule removes the hidden versions and the markers left behind.
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=self.NONCURRENT_VERSION_RETENTION,
+                    expired_object_delete_marker=True,
+                    abort_incomplete_multipart_upload_after=self.INCOMPLETE_UPLOAD_RETENTION,
+                ),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
