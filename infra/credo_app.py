@@ -1,4 +1,4 @@
-"""Builds the CDK app: cdk.json's context, the stacks of the chosen environment, their tags."""
+"""Builds the CDK app: cdk.json's context, the stacks of the chosen environment, their tags, their checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import App, Environment, Stack, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
 
 from infra.build_layers import REPO_ROOT
 from infra.config import EnvironmentConfig
@@ -56,7 +57,18 @@ def _add_environment_stacks(app: App) -> tuple[DataStack, ServingStack]:
     for stack in (data, serving):
         Tags.of(stack).add("project", PROJECT_TAG)
         Tags.of(stack).add("environment", config.name)
+    add_compliance_checks(app)
     return data, serving
+
+
+def add_compliance_checks(app: App) -> None:
+    """cdk-nag's AwsSolutions pack on every stack of the app.
+
+    cdk-nag 3 is a CDK validation plugin, not an Aspect: synthesis (and `Template.from_stack`) fails on
+    any finding not acknowledged with `Validations.of(construct).acknowledge(...)`, and the assembly's
+    validation-report.json lists each acknowledgement with its reason.
+    """
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
 def add_all_stacks(app: App) -> dict[str, Stack]:

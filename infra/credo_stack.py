@@ -65,6 +65,7 @@ class ServingStack(Stack):
             stage_name=config.name,
             throttle_rate_limit=config.api_throttle_rate_limit,
             throttle_burst_limit=config.api_throttle_burst_limit,
+            log_retention=config.log_retention,
         )
         CfnOutput(self, "EligibilityUrl", value=self.api.api.url_for_path("/v1/eligibility"))
         CfnOutput(self, "ModelBucketName", value=self.models.bucket.bucket_name)

@@ -111,7 +111,8 @@ def test_given_serving_stack_when_synthesized_then_function_env_names_come_from_
 def test_given_serving_stack_when_synthesized_then_function_logs_to_its_own_retained_log_group(
     template: Template, stack: ServingStack
 ) -> None:
-    log_group_id, log_group = _only(template, "AWS::Logs::LogGroup")
+    log_group_id = stack.get_logical_id(stack.scoring.log_group.node.default_child)  # not the API's
+    log_group = template.find_resources("AWS::Logs::LogGroup")[log_group_id]
     _, function = _only(template, "AWS::Lambda::Function")
     assert function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
     assert log_group["Properties"]["RetentionInDays"] == 14  # dev: TWO_WEEKS in cdk.json
@@ -289,7 +290,8 @@ def test_given_scoring_role_when_synthesized_then_only_xray_may_use_a_wildcard_r
 
 
 def test_given_scoring_role_when_synthesized_then_no_managed_policy_is_attached(template: Template) -> None:
-    _, role = _only(template, "AWS::IAM::Role")
+    _, function = _only(template, "AWS::Lambda::Function")
+    role = template.find_resources("AWS::IAM::Role")[function["Properties"]["Role"]["Fn::GetAtt"][0]]
     assert "ManagedPolicyArns" not in role["Properties"]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
