@@ -60,8 +60,9 @@ world: $(STAMP) ## write a synthetic world to .demo/world (CUSTOMERS=20000 SEED=
 synth: build ## synthesize the CDK app into cdk.out/ (offline)
 	$(BIN)/python app.py
 
-deploy: build ## deploy every stack to the AWS account of the current credentials
-	npx --yes aws-cdk@2 deploy --all
+deploy: build ## deploy every stack to the AWS account of the current credentials (CDK CLI pinned in package.json)
+	npm ci --no-audit --no-fund
+	npx --no-install cdk deploy --all
 
 clean: ## remove generated files (keeps .venv)
 	rm -rf .demo .build cdk.out .pytest_cache .mypy_cache .ruff_cache
