@@ -15,6 +15,7 @@ API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
 DEFAULT_RAW_RETENTION_DAYS = 90
 # Ten years: anything longer is not retention but keeping raw data for good.
 MAX_RAW_RETENTION_DAYS = 3650
+DEFAULT_API_LATENCY_P99_ALARM_MS = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +29,8 @@ class EnvironmentConfig:
     api_throttle_burst_limit: int
     raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS
     """Days the lake keeps raw and quarantined extracts before S3 expires them."""
+    api_latency_p99_alarm_ms: int = DEFAULT_API_LATENCY_P99_ALARM_MS
+    """The API's p99 latency over five minutes above which ops is alarmed."""
     account: str | None = None
     region: str | None = None
 
@@ -40,6 +43,7 @@ class EnvironmentConfig:
             "api_throttle_rate_limit",
             "api_throttle_burst_limit",
             "raw_retention_days",
+            "api_latency_p99_alarm_ms",
             "account",
             "region",
         }
@@ -75,6 +79,18 @@ class EnvironmentConfig:
                 f"environment {name!r}: raw_retention_days must be a whole number of days, 1-"
                 f"{MAX_RAW_RETENTION_DAYS}, got {raw_retention_days!r}"
             )
+        latency_alarm_ms = settings.get("api_latency_p99_alarm_ms", DEFAULT_API_LATENCY_P99_ALARM_MS)
+        # At or beyond API Gateway's own timeout the alarm could never fire.
+        max_latency_alarm_ms = API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS * 1000 - 1
+        if (
+            isinstance(latency_alarm_ms, bool)
+            or not isinstance(latency_alarm_ms, int)
+            or not 1 <= latency_alarm_ms <= max_latency_alarm_ms
+        ):
+            raise ValueError(
+                f"environment {name!r}: api_latency_p99_alarm_ms must be a whole number of "
+                f"milliseconds, 1-{max_latency_alarm_ms}, got {latency_alarm_ms!r}"
+            )
         return cls(
             name=name,
             scoring_timeout_seconds=timeout,
@@ -82,6 +98,7 @@ class EnvironmentConfig:
             api_throttle_rate_limit=rate,
             api_throttle_burst_limit=burst,
             raw_retention_days=raw_retention_days,
+            api_latency_p99_alarm_ms=latency_alarm_ms,
             account=settings.get("account"),
             region=settings.get("region"),
         )

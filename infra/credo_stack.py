@@ -15,6 +15,7 @@ from infra.hmac_key_construct import HmacKey
 from infra.lake_construct import AccessLogStore, DataLake
 from infra.layers_construct import ScoringLayers
 from infra.model_store_construct import ModelStore
+from infra.monitoring_construct import ServingMonitoring
 from infra.policy_construct import DecisionPolicy
 from infra.scoring_api_construct import ScoringApi
 from infra.scoring_construct import ScoringFunction
@@ -23,7 +24,7 @@ SCORING_CODE = REPO_ROOT / "functions" / "score"
 
 
 class ServingStack(Stack):
-    """Online scoring: API → scoring Lambda → models (S3), features (DynamoDB), key, policy."""
+    """Online scoring: API → scoring Lambda → models (S3), features (DynamoDB), key, policy; its alarms."""
 
     def __init__(
         self,
@@ -67,9 +68,19 @@ class ServingStack(Stack):
             throttle_burst_limit=config.api_throttle_burst_limit,
             log_retention=config.log_retention,
         )
+        self.monitoring = ServingMonitoring(
+            self,
+            "Monitoring",
+            environment_name=config.name,
+            api_stage=self.api.api.deployment_stage,
+            function=self.scoring.function,
+            function_timeout=Duration.seconds(config.scoring_timeout_seconds),
+            api_latency_p99_alarm_ms=config.api_latency_p99_alarm_ms,
+        )
         CfnOutput(self, "EligibilityUrl", value=self.api.api.url_for_path("/v1/eligibility"))
         CfnOutput(self, "ModelBucketName", value=self.models.bucket.bucket_name)
         CfnOutput(self, "FeatureTableName", value=features.table.table_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
 
 
 class DataStack(Stack):

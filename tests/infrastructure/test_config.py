@@ -39,6 +39,9 @@ def test_given_valid_settings_when_read_then_retention_is_a_cdk_enum() -> None:
         ({"log_retention": "FORTNIGHT"}, "log_retention"),
         ({"api_throttle_rate_limit": 0}, "throttling"),
         ({"memory": 2048}, "unknown settings"),
+        ({"api_latency_p99_alarm_ms": 0}, "api_latency_p99_alarm_ms"),
+        ({"api_latency_p99_alarm_ms": 29000}, "api_latency_p99_alarm_ms"),
+        ({"api_latency_p99_alarm_ms": True}, "api_latency_p99_alarm_ms"),
     ],
 )
 def test_given_bad_settings_when_read_then_value_error_names_the_problem(

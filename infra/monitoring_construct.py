@@ -1,0 +1,291 @@
+"""What ops watches of the serving side: alarms on an encrypted SNS topic, and one dashboard.
+
+Only what is deployed today is watched: the API stage, the scoring Lambda and the decision metrics the
+scoring service emits. Miners, their dead-letter queues and the training pipeline get their alarms
+when their stacks arrive.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from credo.constants import SERVICE_NAME
+from credo.observability import METRICS_NAMESPACE
+
+# The decision metrics credo.scoring.service emits through Powertools Metrics, which adds the one
+# dimension service=<POWERTOOLS service name> to each of them.
+DECISIONS_METRIC = "EligibilityDecisions"
+DEGRADED_DECISIONS_METRIC = "DegradedDecisions"
+NEW_CUSTOMER_DECISIONS_METRIC = "NewCustomerDecisions"
+DECISION_LATENCY_METRIC = "DecisionLatency"
+DECISION_METRIC_DIMENSIONS = {"service": SERVICE_NAME}
+
+NOT_YET_MONITORED = (
+    "### Not on this dashboard yet\n"
+    "Miner failures and quarantine counts, dead-letter queue depth and training failures: the "
+    "mining Lambdas, their DLQs and the training pipeline are not deployed by CDK yet. Their "
+    "alarms and graphs arrive with their stacks."
+)
+
+
+def alarm_name_prefix(environment_name: str) -> str:
+    """Every alarm of an environment starts with this; the topic admits CloudWatch only for them."""
+    return f"credo-{environment_name}-"
+
+
+class ServingMonitoring(Construct):
+    """Alarms on API errors and latency, the scoring Lambda and degraded decisions; the dashboard."""
+
+    PERIOD = Duration.minutes(5)
+    DEGRADED_PERIOD = Duration.minutes(15)
+    # Above this share of degraded answers the checkout is mostly getting conservative defaults:
+    # a store or a model is missing, and customers lose EMI / COD offers they would have had.
+    DEGRADED_SHARE_ALARM_PERCENT = 5
+    # A p99 duration this close to the timeout means some requests are about to time out.
+    DURATION_P99_SHARE_OF_TIMEOUT = 0.8
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment_name: str,
+        api_stage: apigateway.Stage,
+        function: lambda_.IFunction,
+        function_timeout: Duration,
+        api_latency_p99_alarm_ms: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.environment_name = environment_name
+        self.alarm_prefix = alarm_name_prefix(environment_name)
+        self.topic = self._alarm_topic()
+        alarm_action = cloudwatch_actions.SnsAction(self.topic)
+
+        api = _ApiMetrics(api_stage, self.PERIOD)
+        scoring = _FunctionMetrics(function, self.PERIOD)
+        decisions = _DecisionMetrics(self.PERIOD)
+        degraded_share = _DecisionMetrics(self.DEGRADED_PERIOD).degraded_share
+        duration_p99_alarm_ms = function_timeout.to_milliseconds() * self.DURATION_P99_SHARE_OF_TIMEOUT
+
+        gte = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        gt = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._alarm("api-5xx", api.server_errors, 1, gte, "API answered 5xx")
+        self._alarm(
+            "api-latency-p99",
+            api.latency_p99,
+            api_latency_p99_alarm_ms,
+            gt,
+            f"API p99 latency above {api_latency_p99_alarm_ms} ms",
+        )
+        self._alarm("scoring-errors", scoring.errors, 1, gte, "scoring Lambda failed")
+        self._alarm(
+            "scoring-throttles", scoring.throttles, 1, gte, "scoring Lambda throttled: raise its concurrency"
+        )
+        self._alarm(
+            "scoring-duration-p99",
+            scoring.duration_p99,
+            duration_p99_alarm_ms,
+            gt,
+            f"scoring Lambda p99 duration above {duration_p99_alarm_ms:g} ms, near its timeout",
+        )
+        self._alarm(
+            "degraded-share",
+            degraded_share,
+            self.DEGRADED_SHARE_ALARM_PERCENT,
+            gt,
+            f"more than {self.DEGRADED_SHARE_ALARM_PERCENT} % of decisions degraded "
+            "(conservative answers: a store or a model is missing)",
+        )
+        for alarm in self.alarms.values():
+            alarm.add_alarm_action(alarm_action)
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"credo-{environment_name}",
+            widgets=_dashboard_rows(api, scoring, decisions, api_latency_p99_alarm_ms),
+        )
+
+    def _alarm_topic(self) -> sns.Topic:
+        # A customer-managed key, not alias/aws/sns: CloudWatch can publish to an encrypted topic only
+        # if the key policy lets it use the key, and the AWS-managed key's policy cannot be changed.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Credo {self.environment_name}: encrypts the alarm notification topic",
+            enable_key_rotation=True,
+        )
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"Credo {self.environment_name} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        # Only this account's alarms of this environment may use the topic and its key (confused deputy).
+        own_alarms = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+                f"{self.alarm_prefix}*"
+            },
+        }
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[cloudwatch_principal],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=own_alarms,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToUseTheKey",
+                principals=[cloudwatch_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions=own_alarms,
+            )
+        )
+        return topic
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        description: str,
+    ) -> None:
+        # One breaching period alarms: every alarm here watches an aggregate over its whole period.
+        # No requests means nothing is failing, so missing data is not breaching.
+        self.alarms[name] = cloudwatch.Alarm(
+            self,
+            name,
+            alarm_name=f"{self.alarm_prefix}{name}",
+            alarm_description=f"Credo {self.environment_name}: {description}",
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+
+class _ApiMetrics:
+    """The stage's metrics: ApiName and Stage dimensions, so another environment's stage never mixes in."""
+
+    def __init__(self, stage: apigateway.Stage, period: Duration) -> None:
+        self.requests = stage.metric_count(period=period, statistic="Sum", label="requests")
+        self.client_errors = stage.metric_client_error(period=period, statistic="Sum", label="4xx")
+        self.server_errors = stage.metric_server_error(period=period, statistic="Sum", label="5xx")
+        self.latency_p50 = stage.metric_latency(period=period, statistic="p50", label="latency p50")
+        self.latency_p99 = stage.metric_latency(period=period, statistic="p99", label="latency p99")
+
+
+class _FunctionMetrics:
+    def __init__(self, function: lambda_.IFunction, period: Duration) -> None:
+        self.duration_p50 = function.metric_duration(period=period, statistic="p50", label="duration p50")
+        self.duration_p99 = function.metric_duration(period=period, statistic="p99", label="duration p99")
+        self.errors = function.metric_errors(period=period, statistic="Sum", label="errors")
+        self.throttles = function.metric_throttles(period=period, statistic="Sum", label="throttles")
+        self.concurrency = function.metric(
+            "ConcurrentExecutions", period=period, statistic="Maximum", label="concurrency (max)"
+        )
+
+
+class _DecisionMetrics:
+    """The scoring service's custom metrics, and the shares of decisions that were degraded or new."""
+
+    def __init__(self, period: Duration) -> None:
+        self.decisions = self._metric(DECISIONS_METRIC, "Sum", period, "decisions")
+        self.latency_p50 = self._metric(DECISION_LATENCY_METRIC, "p50", period, "decision latency p50")
+        self.latency_p99 = self._metric(DECISION_LATENCY_METRIC, "p99", period, "decision latency p99")
+        degraded = self._metric(DEGRADED_DECISIONS_METRIC, "Sum", period, "degraded")
+        new_customer = self._metric(NEW_CUSTOMER_DECISIONS_METRIC, "Sum", period, "new customers")
+        self.degraded_share = cloudwatch.MathExpression(
+            expression="100 * degraded / decisions",
+            using_metrics={"degraded": degraded, "decisions": self.decisions},
+            period=period,
+            label="degraded %",
+        )
+        self.new_customer_share = cloudwatch.MathExpression(
+            expression="100 * new_customer / decisions",
+            using_metrics={"new_customer": new_customer, "decisions": self.decisions},
+            period=period,
+            label="new customers %",
+        )
+
+    @staticmethod
+    def _metric(name: str, statistic: str, period: Duration, label: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map=DECISION_METRIC_DIMENSIONS,
+            statistic=statistic,
+            period=period,
+            label=label,
+        )
+
+
+def _dashboard_rows(
+    api: _ApiMetrics, scoring: _FunctionMetrics, decisions: _DecisionMetrics, api_latency_alarm_ms: int
+) -> list[list[cloudwatch.IWidget]]:
+    width = 12
+    return [
+        [
+            cloudwatch.GraphWidget(
+                title="API requests, 4xx, 5xx",
+                left=[api.requests],
+                right=[api.client_errors, api.server_errors],
+                width=width,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (ms)",
+                left=[api.latency_p50, api.latency_p99],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=api_latency_alarm_ms, label="p99 alarm")
+                ],
+                width=width,
+            ),
+        ],
+        [
+            cloudwatch.GraphWidget(
+                title="Scoring Lambda duration (ms)",
+                left=[scoring.duration_p50, scoring.duration_p99],
+                width=width,
+            ),
+            cloudwatch.GraphWidget(
+                title="Scoring Lambda errors, throttles, concurrency",
+                left=[scoring.errors, scoring.throttles],
+                right=[scoring.concurrency],
+                width=width,
+            ),
+        ],
+        [
+            cloudwatch.GraphWidget(
+                title="Decisions, and the % degraded or for new customers",
+                left=[decisions.decisions],
+                right=[decisions.degraded_share, decisions.new_customer_share],
+                width=width,
+            ),
+            cloudwatch.GraphWidget(
+                title="Decision latency inside the function (ms)",
+                left=[decisions.latency_p50, decisions.latency_p99],
+                width=width,
+            ),
+        ],
+        [cloudwatch.TextWidget(markdown=NOT_YET_MONITORED, width=2 * width, height=3)],
+    ]
