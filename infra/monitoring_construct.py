@@ -18,7 +18,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from credo.constants import SERVICE_NAME
-from credo.observability import METRICS_NAMESPACE
+from credo.observability import ENVIRONMENT_DIMENSION, METRICS_NAMESPACE
 
 # The decision metrics credo.scoring.service emits through Powertools Metrics, which adds the one
 # dimension service=<POWERTOOLS service name> to each of them.
@@ -26,7 +26,13 @@ DECISIONS_METRIC = "EligibilityDecisions"
 DEGRADED_DECISIONS_METRIC = "DegradedDecisions"
 NEW_CUSTOMER_DECISIONS_METRIC = "NewCustomerDecisions"
 DECISION_LATENCY_METRIC = "DecisionLatency"
-DECISION_METRIC_DIMENSIONS = {"service": SERVICE_NAME}
+
+
+def decision_metric_dimensions(environment_name: str) -> dict[str, str]:
+    """The dimensions the scoring Lambda's Powertools Metrics add: service, and the environment (so dev
+    and prod in one account and region keep apart; functions/score/handler.py sets it)."""
+    return {"service": SERVICE_NAME, ENVIRONMENT_DIMENSION: environment_name}
+
 
 NOT_YET_MONITORED = (
     "### Not on this dashboard yet\n"
@@ -71,8 +77,8 @@ class ServingMonitoring(Construct):
 
         api = _ApiMetrics(api_stage, self.PERIOD)
         scoring = _FunctionMetrics(function, self.PERIOD)
-        decisions = _DecisionMetrics(self.PERIOD)
-        degraded_share = _DecisionMetrics(self.DEGRADED_PERIOD).degraded_share
+        decisions = _DecisionMetrics(self.PERIOD, environment_name)
+        degraded_share = _DecisionMetrics(self.DEGRADED_PERIOD, environment_name).degraded_share
         duration_p99_alarm_ms = function_timeout.to_milliseconds() * self.DURATION_P99_SHARE_OF_TIMEOUT
 
         gte = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -209,7 +215,8 @@ class _FunctionMetrics:
 class _DecisionMetrics:
     """The scoring service's custom metrics, and the shares of decisions that were degraded or new."""
 
-    def __init__(self, period: Duration) -> None:
+    def __init__(self, period: Duration, environment_name: str) -> None:
+        self.dimensions = decision_metric_dimensions(environment_name)
         self.decisions = self._metric(DECISIONS_METRIC, "Sum", period, "decisions")
         self.latency_p50 = self._metric(DECISION_LATENCY_METRIC, "p50", period, "decision latency p50")
         self.latency_p99 = self._metric(DECISION_LATENCY_METRIC, "p99", period, "decision latency p99")
@@ -228,12 +235,11 @@ class _DecisionMetrics:
             label="new customers %",
         )
 
-    @staticmethod
-    def _metric(name: str, statistic: str, period: Duration, label: str) -> cloudwatch.Metric:
+    def _metric(self, name: str, statistic: str, period: Duration, label: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
             metric_name=name,
-            dimensions_map=DECISION_METRIC_DIMENSIONS,
+            dimensions_map=self.dimensions,
             statistic=statistic,
             period=period,
             label=label,

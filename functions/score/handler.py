@@ -10,12 +10,14 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from credo.observability import logger, metrics, tracer
+from credo.observability import ENVIRONMENT_DIMENSION, logger, metrics, tracer
 from credo.scoring.api import answer, build_app
 from credo.scoring.service import build_eligibility_service
 from credo.settings import CredoSettings
 
-service = build_eligibility_service(CredoSettings())
+settings = CredoSettings()
+metrics.set_default_dimensions(**{ENVIRONMENT_DIMENSION: settings.environment})
+service = build_eligibility_service(settings)
 service.warm_up()
 
 

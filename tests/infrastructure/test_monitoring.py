@@ -121,7 +121,10 @@ def test_given_degraded_share_alarm_when_synthesized_then_it_divides_degraded_by
         assert stat["Metric"] == {
             "Namespace": METRICS_NAMESPACE,
             "MetricName": metric_name,
-            "Dimensions": [{"Name": "service", "Value": SERVICE_NAME}],
+            "Dimensions": [
+                {"Name": "environment", "Value": "dev"},
+                {"Name": "service", "Value": SERVICE_NAME},
+            ],
         }
         assert (stat["Stat"], stat["Period"]) == ("Sum", FIFTEEN_MINUTES)
         assert queries[query_id]["ReturnData"] is False

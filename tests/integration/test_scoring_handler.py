@@ -590,3 +590,27 @@ def test_given_generated_bodies_when_asked_then_the_answer_is_never_a_server_err
         assert response["statusCode"] < 500, (body, response)
 
     never_a_server_error()
+
+
+def test_given_a_decision_then_its_metrics_carry_the_service_and_the_environment(
+    aws_env: None,
+    trained: dict[str, TrainedModel],
+    lambda_context: LocalLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(c.ENV_ENVIRONMENT, "prod")
+    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    handler = load_handler("score")
+    capsys.readouterr()
+
+    ask(handler, lambda_context, GOOD_CUSTOMER)
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    decisions = next(m for m in emitted if "EligibilityDecisions" in m)
+    assert (decisions["service"], decisions["environment"]) == ("credo", "prod")
+    assert sorted(decisions["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["environment", "service"]
