@@ -3,9 +3,15 @@
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the commands import what they use, so `credo --help` stays quick
+    from credo.settings import CredoSettings
+    from credo.warehouse.protocol import Warehouse
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -90,30 +96,13 @@ def cmd_features(args: argparse.Namespace) -> int:
     from credo.features import LABEL_BUYING, LABEL_CREDIT
     from credo.settings import CredoSettings
     from credo.warehouse import export_features
-    from credo.warehouse.protocol import Warehouse
 
-    settings = CredoSettings()
-    warehouse: Warehouse
-    if settings.redshift_workgroup:
-        from credo.warehouse.redshift import RedshiftWarehouse
-
-        warehouse = RedshiftWarehouse.create(
-            settings.redshift_workgroup, settings.redshift_database, settings.redshift_role_arn
-        )
-        where = f"Redshift workgroup {settings.redshift_workgroup}"
-    else:
-        from credo.warehouse.duckdb import DuckDBWarehouse
-
-        path = Path(args.warehouse or settings.warehouse_path or ".demo/warehouse.duckdb")
-        if not path.is_file():
-            print(
-                f"credo features: no warehouse at {path}: run `make demo` first or pass --warehouse",
-                file=sys.stderr,
-            )
-            return 2
-        warehouse = DuckDBWarehouse(path)
-        where = str(path)
-    table = export_features(warehouse, args.as_of, labels=args.labels)
+    try:
+        with _open_warehouse(args.warehouse, CredoSettings(), redshift_first=True) as (warehouse, where):
+            table = export_features(warehouse, args.as_of, labels=args.labels)
+    except _NoWarehouseError as error:
+        print(f"credo features: {error}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, out)
@@ -209,12 +198,10 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     import os
-    from contextlib import ExitStack
 
     from credo.materialize import NoOrdersError, latest_snapshot, materialize_features
     from credo.online_store import OnlineFeatureStore
     from credo.settings import CredoSettings
-    from credo.warehouse.protocol import Warehouse
 
     if not (args.aws or os.environ.get("AWS_ENDPOINT_URL")):
         print(
@@ -226,36 +213,51 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         )
         return 2
     settings = CredoSettings()
-    with ExitStack() as opened:
-        warehouse: Warehouse
-        if settings.redshift_workgroup and not args.warehouse:
-            from credo.warehouse.redshift import RedshiftWarehouse
-
-            warehouse = RedshiftWarehouse.create(
-                settings.redshift_workgroup, settings.redshift_database, settings.redshift_role_arn
-            )
-            where = f"Redshift workgroup {settings.redshift_workgroup}"
-        else:
-            from credo.warehouse.duckdb import DuckDBWarehouse
-
-            path = Path(args.warehouse or settings.warehouse_path or ".demo/warehouse.duckdb")
-            if not path.is_file():
-                print(
-                    f"credo materialize: no warehouse at {path}: run `make demo` first or pass --warehouse",
-                    file=sys.stderr,
-                )
-                return 2
-            warehouse = opened.enter_context(DuckDBWarehouse(path))
-            where = str(path)
-        try:
+    try:
+        # an explicit --warehouse file wins over a configured Redshift workgroup here
+        with _open_warehouse(args.warehouse, settings, redshift_first=not args.warehouse) as (
+            warehouse,
+            where,
+        ):
             as_of = args.as_of or latest_snapshot(warehouse)
-        except NoOrdersError as error:
-            print(f"credo materialize: {error}", file=sys.stderr)
-            return 2
-        print(f"materialising features as of {as_of} from {where} …", flush=True)
-        written = materialize_features(warehouse, as_of, OnlineFeatureStore.for_table(settings.feature_table))
+            print(f"materialising features as of {as_of} from {where} …", flush=True)
+            written = materialize_features(
+                warehouse, as_of, OnlineFeatureStore.for_table(settings.feature_table)
+            )
+    except (_NoWarehouseError, NoOrdersError) as error:
+        print(f"credo materialize: {error}", file=sys.stderr)
+        return 2
     print(f"{written:,} customers written to DynamoDB {settings.feature_table} (as of {as_of})")
     return 0
+
+
+class _NoWarehouseError(Exception):
+    """No warehouse to read: the message says what to do."""
+
+
+@contextmanager
+def _open_warehouse(
+    path_argument: str | None, settings: "CredoSettings", *, redshift_first: bool
+) -> Iterator[tuple["Warehouse", str]]:
+    """The warehouse a command reads, and where it is: Redshift when a workgroup is configured (and
+    `redshift_first`), otherwise a DuckDB file (--warehouse, the settings' path, or the demo's)."""
+    if redshift_first and settings.redshift_workgroup:
+        from credo.warehouse.redshift import RedshiftWarehouse
+
+        yield (
+            RedshiftWarehouse.create(
+                settings.redshift_workgroup, settings.redshift_database, settings.redshift_role_arn
+            ),
+            f"Redshift workgroup {settings.redshift_workgroup}",
+        )
+        return
+    from credo.warehouse.duckdb import DuckDBWarehouse
+
+    path = Path(path_argument or settings.warehouse_path or ".demo/warehouse.duckdb")
+    if not path.is_file():
+        raise _NoWarehouseError(f"no warehouse at {path}: run `make demo` first or pass --warehouse")
+    with DuckDBWarehouse(path) as warehouse:
+        yield warehouse, str(path)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
