@@ -68,29 +68,18 @@ class EnvironmentConfig:
         rate, burst = float(settings["api_throttle_rate_limit"]), int(settings["api_throttle_burst_limit"])
         if rate <= 0 or burst <= 0:
             raise ValueError(f"environment {name!r}: API throttling limits must be positive")
-        raw_retention_days = settings.get("raw_retention_days", DEFAULT_RAW_RETENTION_DAYS)
-        # bool is an int in Python; `true` in cdk.json must not become a one-day retention.
-        if (
-            isinstance(raw_retention_days, bool)
-            or not isinstance(raw_retention_days, int)
-            or not 1 <= raw_retention_days <= MAX_RAW_RETENTION_DAYS
-        ):
-            raise ValueError(
-                f"environment {name!r}: raw_retention_days must be a whole number of days, 1-"
-                f"{MAX_RAW_RETENTION_DAYS}, got {raw_retention_days!r}"
-            )
-        latency_alarm_ms = settings.get("api_latency_p99_alarm_ms", DEFAULT_API_LATENCY_P99_ALARM_MS)
+        raw_retention_days = _whole_number(
+            name, settings, "raw_retention_days", "days", DEFAULT_RAW_RETENTION_DAYS, MAX_RAW_RETENTION_DAYS
+        )
         # At or beyond API Gateway's own timeout the alarm could never fire.
-        max_latency_alarm_ms = API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS * 1000 - 1
-        if (
-            isinstance(latency_alarm_ms, bool)
-            or not isinstance(latency_alarm_ms, int)
-            or not 1 <= latency_alarm_ms <= max_latency_alarm_ms
-        ):
-            raise ValueError(
-                f"environment {name!r}: api_latency_p99_alarm_ms must be a whole number of "
-                f"milliseconds, 1-{max_latency_alarm_ms}, got {latency_alarm_ms!r}"
-            )
+        latency_alarm_ms = _whole_number(
+            name,
+            settings,
+            "api_latency_p99_alarm_ms",
+            "milliseconds",
+            DEFAULT_API_LATENCY_P99_ALARM_MS,
+            API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS * 1000 - 1,
+        )
         return cls(
             name=name,
             scoring_timeout_seconds=timeout,
@@ -113,3 +102,16 @@ class EnvironmentConfig:
                 f"environment {name!r} is not configured; cdk.json `environments` has {sorted(environments)}"
             )
         return cls.from_mapping(name, environments[name])
+
+
+def _whole_number(
+    environment: str, settings: Mapping[str, Any], key: str, unit: str, default: int, maximum: int
+) -> int:
+    """settings[key] (or the default), a whole number from 1 to `maximum`; ValueError naming the key."""
+    value = settings.get(key, default)
+    # bool is an int in Python; `true` in cdk.json must not become 1.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ValueError(
+            f"environment {environment!r}: {key} must be a whole number of {unit}, 1-{maximum}, got {value!r}"
+        )
+    return value

@@ -193,6 +193,12 @@ def build_hist_gradient_boosting(
 # rare class while the classifier learns, and the sigmoid calibration fitted afterwards on
 # unweighted out-of-fold scores brings the probabilities back to honest odds.
 _BALANCE: Final = {"class_weight": [None, "balanced"]}
+# The two forests differ in how they split, not in what is worth searching.
+_FOREST_SPACE: Final[Mapping[str, Sequence[Any]]] = {
+    "max_depth": [6, 8, 12],
+    "min_samples_leaf": [20, 50, 100],
+    "max_features": ["sqrt", 0.3],
+}
 
 ZOO: Final[tuple[ModelSpec, ...]] = (
     ModelSpec(
@@ -233,21 +239,13 @@ ZOO: Final[tuple[ModelSpec, ...]] = (
         "extra_trees",
         build_extra_trees,
         "100 extremely randomised trees, depth ≤ 8",
-        search_space={
-            "max_depth": [6, 8, 12],
-            "min_samples_leaf": [20, 50, 100],
-            "max_features": ["sqrt", 0.3],
-        },
+        search_space=_FOREST_SPACE,
     ),
     ModelSpec(
         "random_forest",
         build_random_forest,
         "100 trees on half-samples, depth ≤ 8",
-        search_space={
-            "max_depth": [6, 8, 12],
-            "min_samples_leaf": [20, 50, 100],
-            "max_features": ["sqrt", 0.3],
-        },
+        search_space=_FOREST_SPACE,
     ),
     ModelSpec(
         "hist_gradient_boosting",
