@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -98,14 +99,41 @@ def mine_one(source: str, when: str, bounds: tuple[str | None, str | None] | Non
     }
 
 
+def backfill_side_by_side(
+    sources: Sequence[str], settings: Any, when: datetime, workers: int
+) -> list[dict[str, Any]]:
+    """The first run of each source at `when`, `workers` at a time in separate processes; the orders
+    backfill is cut into ORDERS_SLICES slices and finished once every slice is in. Figures per run."""
+    from credo.adapters.dynamodb import WatermarkStore
+    from credo.mining import backfill_slices, finish_backfill
+    from credo.sources import open_source_database
+
+    db = open_source_database(settings.source_db_url)
+    slices = backfill_slices("orders", db, ORDERS_SLICES)
+    db.close()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(mine_one, source, when.isoformat(), bounds)
+            for source in sources
+            for bounds in (slices if source == "orders" else [None])
+        ]
+        miners = [future.result() for future in as_completed(futures)]
+    orders = [m.pop("result") for m in miners if m["source"].startswith("orders")]
+    for m in miners:
+        m.pop("result", None)
+    if orders:
+        finish_backfill(
+            "orders", orders, watermarks=WatermarkStore.create(settings.watermark_table), now=when
+        )
+    return miners
+
+
 def measure(customers: int, seed: int, workers: int) -> dict[str, Any]:
     from credo import constants as c
-    from credo.adapters.dynamodb import WatermarkStore
     from credo.adapters.s3 import S3Store
     from credo.local import bootstrap, drop_world_files, local_aws, local_bureau, local_settings_env
-    from credo.mining import backfill_slices, finish_backfill
     from credo.settings import CredoSettings
-    from credo.sources import open_source_database
     from credo.warehouse import build_features, load_lake
     from credo.warehouse.duckdb import DuckDBWarehouse
 
@@ -125,23 +153,7 @@ def measure(customers: int, seed: int, workers: int) -> dict[str, Any]:
         drop_world_files(world, settings)
         with local_bureau(world, settings):
             started = time.perf_counter()
-            db = open_source_database(settings.source_db_url)
-            slices = backfill_slices("orders", db, ORDERS_SLICES)
-            db.close()
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = [
-                    pool.submit(mine_one, source, when.isoformat(), bounds)
-                    for source in SCHEDULE
-                    for bounds in (slices if source == "orders" else [None])
-                ]
-                miners = [future.result() for future in as_completed(futures)]
-            orders = [m.pop("result") for m in miners if m["source"].startswith("orders")]
-            for m in miners:
-                m.pop("result", None)
-            finish_backfill(
-                "orders", orders, watermarks=WatermarkStore.create(settings.watermark_table), now=when
-            )
+            miners = backfill_side_by_side(SCHEDULE, settings, when, workers)
             figures["mining_s"] = round(time.perf_counter() - started, 1)
         for miner in sorted(miners, key=lambda m: MINER_ORDER.index(m["source"].split()[0])):
             print(f"  {json.dumps(miner)}", flush=True)

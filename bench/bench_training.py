@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_mining import BENCH_BUREAU_RATE, ORDERS_SLICES, ROOT, mine_one, peak_rss_mb, world_for
+from bench_mining import BENCH_BUREAU_RATE, ROOT, backfill_side_by_side, peak_rss_mb, world_for
 from record import record
 
 TRAINING_SNAPSHOTS = 3
@@ -88,21 +88,16 @@ def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
     bureau or registry data). Orders, payments and ad events carry their own timestamps, so their
     first load runs once at the end, side by side in worker processes, as in bench_mining.py.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     from datetime import UTC, datetime
 
     from credo import constants as c
-    from credo.adapters.dynamodb import WatermarkStore
     from credo.adapters.s3 import S3Store
     from credo.adapters.secrets import SecretStore
     from credo.local import bootstrap, drop_world_files, local_aws, local_bureau, local_settings_env
     from credo.miners import MiningDependencies, run_miner
-    from credo.mining import backfill_slices, finish_backfill
     from credo.observability import logger
     from credo.privacy import load_hmac_key
     from credo.settings import CredoSettings
-    from credo.sources import open_source_database
     from credo.warehouse import load_lake
     from credo.warehouse.duckdb import DuckDBWarehouse
 
@@ -132,23 +127,7 @@ def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
                     run_miner(source, deps, now=when)
             print(f"  registrations, reference, bureau month by month: {time.perf_counter() - started:.0f} s")
             end = datetime.combine(date.fromisoformat(config["end"]), datetime.min.time(), UTC)
-            db = open_source_database(settings.source_db_url)
-            slices = backfill_slices("orders", db, ORDERS_SLICES)
-            db.close()
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = [
-                    pool.submit(mine_one, source, end.isoformat(), bounds)
-                    for source in ("orders", "payments", "marketing")
-                    for bounds in (slices if source == "orders" else [None])
-                ]
-                mined = [future.result() for future in futures]
-            finish_backfill(
-                "orders",
-                [m["result"] for m in mined if m["source"].startswith("orders")],
-                watermarks=WatermarkStore.create(settings.watermark_table),
-                now=end,
-            )
+            backfill_side_by_side(("orders", "payments", "marketing"), settings, end, workers)
             print(f"  orders, payments, ad events backfilled: {time.perf_counter() - started:.0f} s in all")
         with DuckDBWarehouse(warehouse_file, s3=S3Store.create()) as warehouse:
             load_lake(warehouse, lake_bucket=settings.lake_bucket)
