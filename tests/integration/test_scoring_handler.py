@@ -134,6 +134,24 @@ def create_bucket_secret_and_policy(credit_threshold: int, buying_threshold: int
     boto3.client("ssm").put_parameter(Name=POLICY_PARAMETER, Value=json.dumps(policy), Type="String")
 
 
+def deploy(
+    trained: dict[str, TrainedModel],
+    *,
+    credit_threshold: int,
+    buying_threshold: int,
+    with_customers: bool = False,
+) -> None:
+    """What the stacks and the pipeline set up: key, policy, feature table, both champions promoted;
+    with_customers, the good and the risky customer's features materialised too."""
+    create_bucket_secret_and_policy(credit_threshold=credit_threshold, buying_threshold=buying_threshold)
+    create_feature_table()
+    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
+    for model in trained.values():
+        registry.register(model, promote=True)
+    if with_customers:
+        materialise_customers()
+
+
 def create_feature_table() -> None:
     boto3.client("dynamodb").create_table(
         TableName=FEATURE_TABLE,
@@ -208,11 +226,7 @@ def test_given_registered_models_and_features_when_asked_then_scores_and_offers_
 def test_given_a_customer_the_store_never_saw_when_asked_then_nothing_is_offered_and_not_degraded(
     aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
-    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)  # even the lowest bar
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
+    deploy(trained, credit_threshold=300, buying_threshold=300)  # even the lowest bar
     handler = load_handler("score")
 
     status, answer = ask(handler, lambda_context, UNKNOWN_CUSTOMER)
@@ -287,12 +301,7 @@ def test_given_a_request_when_answered_then_the_decision_log_has_the_token_and_n
     lambda_context: LocalLambdaContext,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    create_bucket_secret_and_policy(credit_threshold=600, buying_threshold=600)
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
-    materialise_customers()
+    deploy(trained, credit_threshold=600, buying_threshold=600, with_customers=True)
     handler = load_handler("score")
 
     status, answer = ask(handler, lambda_context, GOOD_CUSTOMER)
@@ -435,12 +444,7 @@ def test_given_a_body_that_is_not_json_or_too_large_when_asked_then_a_4xx_says_s
 def test_given_a_known_customer_when_the_profile_is_asked_then_both_profiles_come_without_a_cart(
     aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
-    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
-    materialise_customers()
+    deploy(trained, credit_threshold=300, buying_threshold=300, with_customers=True)
     handler = load_handler("score")
 
     response = handler.handler(request_event("GET", f"/v1/customers/{GOOD_CUSTOMER}/profile"), lambda_context)
@@ -457,11 +461,7 @@ def test_given_a_known_customer_when_the_profile_is_asked_then_both_profiles_com
 def test_given_models_and_a_feature_table_when_health_is_asked_then_it_reports_versions_and_reachability(
     aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
-    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
+    deploy(trained, credit_threshold=300, buying_threshold=300)
     handler = load_handler("score")
 
     healthy = json.loads(handler.handler(request_event("GET", "/v1/health"), lambda_context)["body"])
@@ -493,12 +493,7 @@ def test_given_the_committed_openapi_document_then_the_served_one_is_identical(
 def test_given_a_new_policy_in_the_parameter_store_then_it_applies_after_the_ttl_without_a_deploy(
     aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
-    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
-    materialise_customers()
+    deploy(trained, credit_threshold=300, buying_threshold=300, with_customers=True)
     clock = FakeClock()
     app = build_app(build_eligibility_service(CredoSettings(), clock=clock))
     body = {"customer_id": GOOD_CUSTOMER, "cart": {"amount": 24999.0, "currency": "INR"}}
@@ -519,12 +514,7 @@ def test_given_a_new_policy_in_the_parameter_store_then_it_applies_after_the_ttl
 def test_given_cod_refusals_drive_the_buying_model_then_the_api_names_them_and_not_for_a_clean_customer(
     aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
-    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
-    materialise_customers()
+    deploy(trained, credit_threshold=300, buying_threshold=300, with_customers=True)
     handler = load_handler("score")
 
     _, risky = ask(handler, lambda_context, RISKY_CUSTOMER)
@@ -565,12 +555,7 @@ def _with_one_field_replaced(body: dict[str, Any], path: tuple[str, ...], value:
 def test_given_generated_bodies_when_asked_then_the_answer_is_never_a_server_error(
     aws_env: None, trained: dict[str, TrainedModel], lambda_context: LocalLambdaContext
 ) -> None:
-    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
-    materialise_customers()
+    deploy(trained, credit_threshold=300, buying_threshold=300, with_customers=True)
     handler = load_handler("score")
     fields = [("customer_id",), ("cart",), ("cart", "amount"), ("cart", "currency"), ("cart", "items"),
               ("requested_tenure_months",)]  # fmt: skip
@@ -600,11 +585,7 @@ def test_given_a_decision_then_its_metrics_carry_the_service_and_the_environment
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv(c.ENV_ENVIRONMENT, "prod")
-    create_bucket_secret_and_policy(credit_threshold=300, buying_threshold=300)
-    create_feature_table()
-    registry = ModelRegistry.for_bucket(MODEL_BUCKET)
-    for model in trained.values():
-        registry.register(model, promote=True)
+    deploy(trained, credit_threshold=300, buying_threshold=300)
     handler = load_handler("score")
     capsys.readouterr()
 
