@@ -1,12 +1,10 @@
 """The data stack as CloudFormation: the lake, its key, its lifecycle and where its access logs go."""
 
-import json
 from typing import Any
 
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
-from cfnlint.api import ManualArgs, lint
 from constructs import IConstruct
 
 from credo import constants
@@ -16,9 +14,8 @@ from infra.credo_app import add_all_stacks, cdk_json_context, create_app, data_s
 from infra.credo_stack import DataStack, ServingStack
 from infra.lake_construct import DataLake
 from infra.model_store_construct import ModelStore
+from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors
 
-# Template tests need no staged copy of the 100 MB runtime layer; the asset path stays the source.
-NO_ASSET_STAGING = {"aws:cdk:disable-asset-staging": True}
 DEV_RAW_RETENTION_DAYS = 30  # cdk.json
 BLOCK_ALL_PUBLIC_ACCESS = {
     "BlockPublicAcls": True,
@@ -245,8 +242,4 @@ def test_given_bad_raw_retention_when_read_then_value_error_names_it(bad: object
 def test_given_data_stack_template_when_cfn_lint_runs_then_it_reports_no_errors(
     template: Template, data_stack: DataStack
 ) -> None:
-    matches = lint(json.dumps(template.to_json()), config=ManualArgs(regions=[data_stack.region]))
-    errors = [
-        f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id[0] == "E"
-    ]
-    assert errors == []
+    assert cfn_lint_errors(template, data_stack.region) == []

@@ -18,11 +18,10 @@ from infra.monitoring_construct import (
     DEGRADED_DECISIONS_METRIC,
     NEW_CUSTOMER_DECISIONS_METRIC,
 )
+from tests.infrastructure.templates import NO_ASSET_STAGING, only
 
 REPO = Path(__file__).resolve().parents[2]
 SCORING_SERVICE = REPO / "layers" / "core" / "src" / "credo" / "scoring" / "service.py"
-# Template tests need no staged copy of the 100 MB runtime layer; the asset path stays the source.
-NO_ASSET_STAGING = {"aws:cdk:disable-asset-staging": True}
 FIVE_MINUTES, FIFTEEN_MINUTES = 300, 900
 GTE, GT = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold"
 
@@ -39,12 +38,6 @@ def stack(built_layers: dict[str, LayerBuild]) -> ServingStack:
 @pytest.fixture(scope="module")
 def template(stack: ServingStack) -> Template:
     return Template.from_stack(stack)
-
-
-def _only(template: Template, resource_type: str) -> tuple[str, Any]:
-    resources = template.find_resources(resource_type)
-    assert len(resources) == 1, f"expected one {resource_type}, found {sorted(resources)}"
-    return next(iter(resources.items()))
 
 
 def _alarms(template: Template) -> dict[str, dict[str, Any]]:
@@ -89,10 +82,10 @@ def test_given_serving_stack_when_synthesized_then_each_aws_metric_alarm_watches
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (threshold, comparison)
 
 
-def test_given_api_alarms_when_synthesized_then_they_watch_this_environments_stage_only(
+def test_given_api_alarms_when_synthesized_then_they_watch_this_environments_stageonly(
     template: Template,
 ) -> None:
-    stage_id, _ = _only(template, "AWS::ApiGateway::Stage")
+    stage_id, _ = only(template, "AWS::ApiGateway::Stage")
     for name in ("credo-dev-api-5xx", "credo-dev-api-latency-p99"):
         metric = _metric_stat(_alarms(template)[name])["Metric"]
         assert _dimension_names(metric) == {"ApiName", "Stage"}
@@ -102,7 +95,7 @@ def test_given_api_alarms_when_synthesized_then_they_watch_this_environments_sta
 def test_given_function_alarms_when_synthesized_then_they_watch_the_scoring_function(
     template: Template,
 ) -> None:
-    function_id, _ = _only(template, "AWS::Lambda::Function")
+    function_id, _ = only(template, "AWS::Lambda::Function")
     for name in ("credo-dev-scoring-errors", "credo-dev-scoring-throttles", "credo-dev-scoring-duration-p99"):
         metric = _metric_stat(_alarms(template)[name])["Metric"]
         assert metric["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
@@ -135,7 +128,7 @@ def test_given_custom_metric_names_when_compared_with_the_scoring_service_then_i
     template: Template,
 ) -> None:
     # Powertools adds the dimension service=<POWERTOOLS_SERVICE_NAME>; the alarm must use that value.
-    _, function = _only(template, "AWS::Lambda::Function")
+    _, function = only(template, "AWS::Lambda::Function")
     assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
     source = SCORING_SERVICE.read_text()
     for name in (
@@ -150,7 +143,7 @@ def test_given_custom_metric_names_when_compared_with_the_scoring_service_then_i
 def test_given_every_alarm_when_synthesized_then_one_breaching_period_notifies_the_alarm_topic(
     template: Template,
 ) -> None:
-    topic_id, _ = _only(template, "AWS::SNS::Topic")
+    topic_id, _ = only(template, "AWS::SNS::Topic")
     alarms = _alarms(template)
     assert len(alarms) == 6
     for name, alarm in alarms.items():
@@ -170,7 +163,7 @@ def test_given_prod_context_when_synthesized_then_api_latency_alarm_uses_prods_t
 def test_given_alarm_topic_when_synthesized_then_it_is_encrypted_with_a_rotated_customer_key(
     template: Template,
 ) -> None:
-    _, topic = _only(template, "AWS::SNS::Topic")
+    _, topic = only(template, "AWS::SNS::Topic")
     key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     key = template.find_resources("AWS::KMS::Key")[key_id]
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -183,8 +176,8 @@ def test_given_alarm_topic_when_synthesized_then_it_is_encrypted_with_a_rotated_
 def test_given_alarm_topic_when_synthesized_then_its_policy_enforces_tls_and_admits_only_own_alarms(
     template: Template,
 ) -> None:
-    topic_id, _ = _only(template, "AWS::SNS::Topic")
-    _, policy = _only(template, "AWS::SNS::TopicPolicy")
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    _, policy = only(template, "AWS::SNS::TopicPolicy")
     assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     [deny] = [s for s in statements if s["Effect"] == "Deny"]
@@ -199,7 +192,7 @@ def test_given_alarm_topic_when_synthesized_then_its_policy_enforces_tls_and_adm
 
 def _dashboard_body(template: Template) -> str:
     """The dashboard's JSON with CloudFormation references flattened to placeholders."""
-    _, dashboard = _only(template, "AWS::CloudWatch::Dashboard")
+    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
     parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
     return "".join(part if isinstance(part, str) else "0" for part in parts)
 
@@ -207,7 +200,7 @@ def _dashboard_body(template: Template) -> str:
 def test_given_serving_stack_when_synthesized_then_dashboard_is_named_for_the_environment(
     template: Template,
 ) -> None:
-    _, dashboard = _only(template, "AWS::CloudWatch::Dashboard")
+    _, dashboard = only(template, "AWS::CloudWatch::Dashboard")
     assert dashboard["Properties"]["DashboardName"] == "credo-dev"
 
 

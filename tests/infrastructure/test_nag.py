@@ -17,10 +17,9 @@ from infra.build_layers import LayerBuild
 from infra.credo_app import add_all_stacks, create_app, data_stack_id, serving_stack_id
 from infra.credo_stack import ServingStack
 from infra.scoring_api_construct import ApiFirewall
+from tests.infrastructure.templates import NO_ASSET_STAGING, only
 
 REPO = Path(__file__).resolve().parents[2]
-# Template tests need no staged copy of the 100 MB runtime layer; the asset path stays the source.
-NO_ASSET_STAGING = {"aws:cdk:disable-asset-staging": True}
 PACK = "AwsSolutions"
 VALIDATION_REPORT = "validation-report.json"
 
@@ -86,12 +85,6 @@ def _logical_id(stack: Stack, construct: Any) -> str:
     return stack.get_logical_id(construct.node.default_child)
 
 
-def _only(template: Template, resource_type: str) -> tuple[str, Any]:
-    resources = template.find_resources(resource_type)
-    assert len(resources) == 1, f"expected one {resource_type}, found {sorted(resources)}"
-    return next(iter(resources.items()))
-
-
 # --- the checks -------------------------------------------------------------------------------
 
 
@@ -151,7 +144,7 @@ def test_given_serving_stack_when_synthesized_then_stage_writes_access_logs_to_i
     log_group_id = _logical_id(serving, serving.api.access_logs)
     log_group = template.find_resources("AWS::Logs::LogGroup")[log_group_id]
     assert log_group["Properties"]["RetentionInDays"] == 14  # dev: TWO_WEEKS in cdk.json
-    _, stage = _only(template, "AWS::ApiGateway::Stage")
+    _, stage = only(template, "AWS::ApiGateway::Stage")
     access_logs = stage["Properties"]["AccessLogSetting"]
     assert {"Ref": log_group_id} in access_logs["DestinationArn"]["Fn::Join"][1]
     log_format = json.loads(access_logs["Format"])
@@ -164,7 +157,7 @@ def test_given_serving_stack_when_synthesized_then_stage_writes_access_logs_to_i
 def test_given_serving_stack_when_synthesized_then_stage_logs_errors_and_metrics_without_bodies(
     template: Template,
 ) -> None:
-    _, stage = _only(template, "AWS::ApiGateway::Stage")
+    _, stage = only(template, "AWS::ApiGateway::Stage")
     [settings] = stage["Properties"]["MethodSettings"]
     assert (settings["HttpMethod"], settings["ResourcePath"]) == ("*", "/*")
     assert settings["LoggingLevel"] == "ERROR"
@@ -175,23 +168,23 @@ def test_given_serving_stack_when_synthesized_then_stage_logs_errors_and_metrics
 def test_given_serving_stack_when_synthesized_then_the_account_logging_role_is_set_before_the_stage(
     template: Template,
 ) -> None:
-    account_id, account = _only(template, "AWS::ApiGateway::Account")
+    account_id, account = only(template, "AWS::ApiGateway::Account")
     role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
     role = template.find_resources("AWS::IAM::Role")[role_id]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "apigateway.amazonaws.com"
     }
-    _, stage = _only(template, "AWS::ApiGateway::Stage")
+    _, stage = only(template, "AWS::ApiGateway::Stage")
     assert account_id in stage["DependsOn"]
 
 
 def test_given_serving_stack_when_synthesized_then_post_body_and_profile_path_are_validated_by_the_gateway(
     template: Template,
 ) -> None:
-    validator_id, validator = _only(template, "AWS::ApiGateway::RequestValidator")
+    validator_id, validator = only(template, "AWS::ApiGateway::RequestValidator")
     assert validator["Properties"]["ValidateRequestBody"] is True
     assert validator["Properties"]["ValidateRequestParameters"] is True
-    model_id, _ = _only(template, "AWS::ApiGateway::Model")
+    model_id, _ = only(template, "AWS::ApiGateway::Model")
     methods = [m["Properties"] for m in template.find_resources("AWS::ApiGateway::Method").values()]
     [post] = [m for m in methods if m["HttpMethod"] == "POST"]
     assert post["RequestValidatorId"] == {"Ref": validator_id}
@@ -204,7 +197,7 @@ def test_given_serving_stack_when_synthesized_then_post_body_and_profile_path_ar
 def test_given_gateway_body_model_when_compared_with_the_handlers_contract_then_required_fields_agree(
     template: Template,
 ) -> None:
-    _, model = _only(template, "AWS::ApiGateway::Model")
+    _, model = only(template, "AWS::ApiGateway::Model")
     schema = model["Properties"]["Schema"]
     contract = json.loads((REPO / "docs" / "openapi.json").read_text())["components"]["schemas"]
     request = contract["EligibilityRequest"]
@@ -218,11 +211,11 @@ def test_given_gateway_body_model_when_compared_with_the_handlers_contract_then_
 def test_given_serving_stack_when_synthesized_then_a_regional_web_acl_guards_the_stage(
     template: Template,
 ) -> None:
-    acl_id, acl = _only(template, "AWS::WAFv2::WebACL")
+    acl_id, acl = only(template, "AWS::WAFv2::WebACL")
     assert acl["Properties"]["Scope"] == "REGIONAL"
     assert acl["Properties"]["DefaultAction"] == {"Allow": {}}
-    _, association = _only(template, "AWS::WAFv2::WebACLAssociation")
-    stage_id, _ = _only(template, "AWS::ApiGateway::Stage")
+    _, association = only(template, "AWS::WAFv2::WebACLAssociation")
+    stage_id, _ = only(template, "AWS::ApiGateway::Stage")
     assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
 
@@ -230,7 +223,7 @@ def test_given_serving_stack_when_synthesized_then_a_regional_web_acl_guards_the
 def test_given_web_acl_when_synthesized_then_it_runs_aws_common_rules_and_blocks_floods_per_ip(
     template: Template, serving: ServingStack
 ) -> None:
-    _, acl = _only(template, "AWS::WAFv2::WebACL")
+    _, acl = only(template, "AWS::WAFv2::WebACL")
     rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
     common = rules["aws-common-rules"]
     assert common["Statement"]["ManagedRuleGroupStatement"] == {

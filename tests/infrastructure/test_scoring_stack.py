@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from cfnlint.api import ManualArgs, lint
 
 from credo import constants
 from credo.policy import parse_policy
@@ -15,10 +14,9 @@ from infra.credo_app import add_stacks, create_app
 from infra.credo_stack import ServingStack
 from infra.feature_store_construct import FeatureStore
 from infra.policy_construct import DEFAULT_POLICY
+from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors, only
 
 REPO = Path(__file__).resolve().parents[2]
-# Template tests need no staged copy of the 100 MB runtime layer; the asset path stays the source.
-NO_ASSET_STAGING = {"aws:cdk:disable-asset-staging": True}
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 EXPECTED_SCORING_ACTIONS = XRAY_ACTIONS | {
     "logs:CreateLogStream",
@@ -48,18 +46,12 @@ def template(stack: ServingStack) -> Template:
     return Template.from_stack(stack)
 
 
-def _only(template: Template, resource_type: str) -> tuple[str, Any]:
-    resources = template.find_resources(resource_type)
-    assert len(resources) == 1, f"expected one {resource_type}, found {sorted(resources)}"
-    return next(iter(resources.items()))
-
-
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
 def _scoring_role_statements(template: Template) -> list[dict[str, Any]]:
-    _, function = _only(template, "AWS::Lambda::Function")
+    _, function = only(template, "AWS::Lambda::Function")
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = []
     for policy in template.find_resources("AWS::IAM::Policy").values():
@@ -96,11 +88,11 @@ def test_given_serving_stack_when_synthesized_then_scoring_function_is_python312
 def test_given_serving_stack_when_synthesized_then_function_env_names_come_from_credo_constants(
     template: Template, stack: ServingStack
 ) -> None:
-    _, function = _only(template, "AWS::Lambda::Function")
+    _, function = only(template, "AWS::Lambda::Function")
     variables = function["Properties"]["Environment"]["Variables"]
     bucket_id = stack.get_logical_id(stack.models.bucket.node.default_child)  # not its access-log bucket
-    table_id, _ = _only(template, "AWS::DynamoDB::Table")
-    parameter_id, _ = _only(template, "AWS::SSM::Parameter")
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    parameter_id, _ = only(template, "AWS::SSM::Parameter")
     assert variables[constants.ENV_MODEL_BUCKET] == {"Ref": bucket_id}
     assert variables[constants.ENV_FEATURE_TABLE] == {"Ref": table_id}
     assert variables[constants.ENV_POLICY_PARAMETER] == {"Ref": parameter_id}
@@ -113,7 +105,7 @@ def test_given_serving_stack_when_synthesized_then_function_logs_to_its_own_reta
 ) -> None:
     log_group_id = stack.get_logical_id(stack.scoring.log_group.node.default_child)  # not the API's
     log_group = template.find_resources("AWS::Logs::LogGroup")[log_group_id]
-    _, function = _only(template, "AWS::Lambda::Function")
+    _, function = only(template, "AWS::Lambda::Function")
     assert function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
     assert log_group["Properties"]["RetentionInDays"] == 14  # dev: TWO_WEEKS in cdk.json
 
@@ -126,7 +118,7 @@ def test_given_serving_stack_when_synthesized_then_function_uses_core_and_runtim
     for layer in layers.values():
         assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
         assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    _, function = _only(template, "AWS::Lambda::Function")
+    _, function = only(template, "AWS::Lambda::Function")
     assert sorted(ref["Ref"] for ref in function["Properties"]["Layers"]) == sorted(layers)
 
 
@@ -207,7 +199,7 @@ def test_given_serving_stack_when_synthesized_then_hmac_key_is_generated_and_out
 def test_given_serving_stack_when_synthesized_then_policy_parameter_holds_a_valid_default_policy(
     template: Template,
 ) -> None:
-    _, parameter = _only(template, "AWS::SSM::Parameter")
+    _, parameter = only(template, "AWS::SSM::Parameter")
     properties = parameter["Properties"]
     assert properties["Type"] == "String"
     assert properties["Name"] == "/credo/dev/policy"
@@ -233,7 +225,7 @@ def test_given_serving_stack_when_synthesized_then_every_openapi_route_requires_
     template: Template,
 ) -> None:
     paths = _api_paths(template)
-    function_id, _ = _only(template, "AWS::Lambda::Function")
+    function_id, _ = only(template, "AWS::Lambda::Function")
     routes = set()
     for method in template.find_resources("AWS::ApiGateway::Method").values():
         properties = method["Properties"]
@@ -290,7 +282,7 @@ def test_given_scoring_role_when_synthesized_then_only_xray_may_use_a_wildcard_r
 
 
 def test_given_scoring_role_when_synthesized_then_no_managed_policy_is_attached(template: Template) -> None:
-    _, function = _only(template, "AWS::Lambda::Function")
+    _, function = only(template, "AWS::Lambda::Function")
     role = template.find_resources("AWS::IAM::Role")[function["Properties"]["Role"]["Fn::GetAtt"][0]]
     assert "ManagedPolicyArns" not in role["Properties"]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
@@ -301,8 +293,4 @@ def test_given_scoring_role_when_synthesized_then_no_managed_policy_is_attached(
 def test_given_synthesized_template_when_cfn_lint_runs_then_it_reports_no_errors(
     template: Template, stack: ServingStack
 ) -> None:
-    matches = lint(json.dumps(template.to_json()), config=ManualArgs(regions=[stack.region]))
-    errors = [
-        f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches if m.rule.id[0] == "E"
-    ]
-    assert errors == []
+    assert cfn_lint_errors(template, stack.region) == []
