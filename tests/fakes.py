@@ -1,4 +1,7 @@
-"""Small fakes several test modules share (fakes over mocks): a clock, an in-memory object store."""
+"""Small fakes several test modules share (fakes over mocks): a clock, an in-memory object store, a model."""
+
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class FakeClock:
@@ -30,3 +33,13 @@ class MemoryStore:
 
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(key for key in self.objects if key.startswith(prefix))
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    """What the registry takes of a trained model (credo.registry.RegistrableModel), without training one."""
+
+    target: str
+    model_version: str
+    onnx_bytes: bytes = b"onnx"
+    model_card: dict[str, Any] = field(default_factory=dict)

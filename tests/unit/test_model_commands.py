@@ -1,7 +1,6 @@
 """`credo models list / promote`: the table, promotion and rollback, errors, and the CLI on a local copy."""
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +9,9 @@ import pytest
 from credo.cli import main
 from credo.model_commands import ModelCommandError, format_versions, list_versions, promote_version
 from credo.registry import REPORT_HTML_FILE, ModelRegistry
-from tests.fakes import MemoryStore
+from tests.fakes import FakeModel, MemoryStore
 
 OLDER, NEWER, BUYING = "credit-20260101-a", "credit-20260201-b", "buying-20260201-c"
-
-
-@dataclass(frozen=True)
-class Model:
-    target: str
-    model_version: str
-    onnx_bytes: bytes = b"onnx"
-    model_card: dict[str, Any] = field(default_factory=dict)
 
 
 def card(created_at: str, estimator: str, auc: float) -> dict[str, Any]:
@@ -33,14 +24,16 @@ def store() -> MemoryStore:
     store = MemoryStore()
     registry = ModelRegistry(store)
     registry.register(
-        Model("credit", OLDER, model_card=card("2026-01-01T00:00:00", "logistic_regression", 0.71))
+        FakeModel("credit", OLDER, model_card=card("2026-01-01T00:00:00", "logistic_regression", 0.71))
     )
     registry.register(
-        Model("credit", NEWER, model_card=card("2026-02-01T00:00:00", "gradient_boosting", 0.7412)),
+        FakeModel("credit", NEWER, model_card=card("2026-02-01T00:00:00", "gradient_boosting", 0.7412)),
         promote=True,
     )
     registry.attach("credit", NEWER, REPORT_HTML_FILE, b"<html></html>")
-    registry.register(Model("buying", BUYING, model_card=card("2026-02-01T00:00:00", "random_forest", 0.8)))
+    registry.register(
+        FakeModel("buying", BUYING, model_card=card("2026-02-01T00:00:00", "random_forest", 0.8))
+    )
     return store
 
 

@@ -1,8 +1,5 @@
 """The model registry on an in-memory object store: versions, champion pointer, promotion rule."""
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
 
 from credo.registry import (
@@ -12,15 +9,7 @@ from credo.registry import (
     RegistryError,
     decide_promotion,
 )
-from tests.fakes import MemoryStore
-
-
-@dataclass(frozen=True)
-class Model:
-    target: str
-    model_version: str
-    onnx_bytes: bytes = b"onnx"
-    model_card: dict[str, Any] = field(default_factory=dict)
+from tests.fakes import FakeModel, MemoryStore
 
 
 def test_given_a_challenger_that_is_worse_on_the_same_holdout_then_the_champion_stays_and_says_why() -> None:
@@ -50,12 +39,12 @@ def test_given_a_challenger_not_worse_or_no_comparable_champion_then_it_is_promo
 def test_given_two_versions_when_listed_then_the_champion_is_marked_and_rollback_is_a_promote() -> None:
     registry = ModelRegistry(MemoryStore())
     registry.register(
-        Model("credit", "credit-20260101-a", model_card={"created_at": "2026-01-01"}), promote=True
+        FakeModel("credit", "credit-20260101-a", model_card={"created_at": "2026-01-01"}), promote=True
     )
     registry.register(
-        Model("credit", "credit-20260201-b", model_card={"created_at": "2026-02-01"}), promote=True
+        FakeModel("credit", "credit-20260201-b", model_card={"created_at": "2026-02-01"}), promote=True
     )
-    registry.register(Model("buying", "buying-20260201-c"), promote=True)
+    registry.register(FakeModel("buying", "buying-20260201-c"), promote=True)
 
     before = [(v["model_version"], v["champion"]) for v in registry.versions("credit")]
     registry.promote("credit", "credit-20260101-a")  # roll back
@@ -77,7 +66,7 @@ def test_given_an_unregistered_version_when_promoted_then_it_is_refused() -> Non
 def test_given_a_registered_version_when_reports_are_attached_then_they_sit_beside_its_model() -> None:
     store = MemoryStore()
     registry = ModelRegistry(store)
-    registry.register(Model("credit", "credit-20260101-a"))
+    registry.register(FakeModel("credit", "credit-20260101-a"))
 
     html_key = registry.attach("credit", "credit-20260101-a", REPORT_HTML_FILE, b"<html></html>")
     json_key = registry.attach("credit", "credit-20260101-a", REPORT_JSON_FILE, b"{}")
@@ -99,7 +88,7 @@ def test_given_a_registered_version_when_reports_are_attached_then_they_sit_besi
 def test_given_an_unregistered_version_or_another_file_name_when_attached_then_it_is_refused() -> None:
     store = MemoryStore()
     registry = ModelRegistry(store)
-    registry.register(Model("credit", "credit-20260101-a"))
+    registry.register(FakeModel("credit", "credit-20260101-a"))
 
     with pytest.raises(RegistryError, match="not registered"):
         registry.attach("credit", "credit-nope", REPORT_HTML_FILE, b"<html></html>")
@@ -116,9 +105,9 @@ def test_given_versions_with_cards_when_listed_then_estimator_auc_and_promotion_
         "estimator": "logistic_regression",
         "holdout_metrics": {"roc_auc": 0.71},
     }
-    registry.register(Model("credit", "credit-20260101-a", model_card=card), promote=True)
-    registry.register(Model("credit", "credit-20260201-b", model_card={"created_at": "2026-02-01"}))
-    registry.register(Model("buying", "buying-20260201-c"))
+    registry.register(FakeModel("credit", "credit-20260101-a", model_card=card), promote=True)
+    registry.register(FakeModel("credit", "credit-20260201-b", model_card={"created_at": "2026-02-01"}))
+    registry.register(FakeModel("buying", "buying-20260201-c"))
 
     older, newer = registry.versions("credit")
 
