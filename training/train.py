@@ -28,7 +28,7 @@ from credo.features import LABEL_BUYING, LABEL_CREDIT, LABEL_HORIZON_MONTHS
 from credo.policy import DEFAULT_POLICY, Policy, parse_policy
 from credo.training import train_target, write_model_artifacts
 from credo.training.compare import DEFAULT_SEARCH_SECONDS, compare_zoo
-from credo.training.report import CostAssumptions, build_report, write_report
+from credo.training.report import build_report, write_report
 
 HYPERPARAMETERS_FILE: Final = Path("/opt/ml/input/config/hyperparameters.json")
 DEFAULT_TRAIN_DIR: Final = "./data/train"
@@ -128,7 +128,7 @@ def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> 
                 seed=config.seed,
                 models=config.models or None,
                 search_seconds=config.search_seconds,
-                costs=CostAssumptions.from_policy(config.policy, target),
+                costs=config.policy.economics(target),
                 progress=print,
             )
         write_model_artifacts(comparison.selected, model_dir / target)

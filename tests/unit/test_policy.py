@@ -6,13 +6,13 @@ import pytest
 
 from credo.policy import (
     DEFAULT_BUYING_ECONOMICS,
+    Economics,
     PolicyError,
     decide,
     offer_buying,
     offer_credit,
     parse_policy,
 )
-from credo.training.report import CostAssumptions
 
 
 def test_given_a_policy_without_economics_then_the_defaults_apply() -> None:
@@ -29,9 +29,9 @@ def test_given_the_policys_economics_then_the_training_report_prices_with_them()
         "buying_economics": {"target_bad_rate": 0.1, "loss_given_bad": 300, "margin_per_good": 90},
     }
 
-    costs = CostAssumptions.from_policy(parse_policy(json.dumps(document)), "buying")
+    costs = parse_policy(json.dumps(document)).economics("buying")
 
-    assert costs == CostAssumptions(target_bad_rate=0.1, loss_given_bad=300.0, margin_per_good=90.0)
+    assert costs == Economics(target_bad_rate=0.1, loss_given_bad=300.0, margin_per_good=90.0)
 
 
 def test_given_a_negative_cost_then_the_policy_is_refused_naming_the_field() -> None:

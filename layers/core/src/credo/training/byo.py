@@ -17,9 +17,10 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 
+from credo.policy import Economics
 from credo.training import metrics, zoo
 from credo.training.onnx_export import PARITY_TOLERANCE
-from credo.training.report import CostAssumptions, ModelResult, TargetResult, build_report, write_report
+from credo.training.report import ModelResult, TargetResult, build_report, write_report
 
 FOLDS: Final = 3
 MIN_ROWS_PER_CLASS: Final = 10
@@ -29,7 +30,7 @@ SUMMARY_METRICS: Final = ("roc_auc", "f1", "pr_auc", "brier", "ks")
 TRUE_VALUES: Final = frozenset({"1", "true", "yes", "y", "t", "bad", "positive"})
 FALSE_VALUES: Final = frozenset({"0", "false", "no", "n", "f", "good", "negative"})
 # Neutral costs for the cut-off table of a user's table: one unit lost per bad, one per good declined.
-UNIT_COSTS: Final = CostAssumptions(target_bad_rate=0.05, loss_given_bad=1.0, margin_per_good=1.0)
+UNIT_COSTS: Final = Economics(target_bad_rate=0.05, loss_given_bad=1.0, margin_per_good=1.0)
 
 
 class TableError(ValueError):

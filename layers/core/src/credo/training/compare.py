@@ -22,6 +22,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from credo.policy import Economics
 from credo.scoring import model as contract
 from credo.scoring.scale import scale_parameters
 from credo.training import metrics, search, zoo
@@ -31,7 +32,6 @@ from credo.training.report import (
     DEFAULT_COSTS,
     MAX_SERVING_ONE_ROW_MS,
     MAX_SERVING_ONNX_BYTES,
-    CostAssumptions,
     ModelResult,
     TargetResult,
 )
@@ -63,7 +63,7 @@ def compare_zoo(
     models: Sequence[str] | None = None,
     oracle_auc: float | None = None,
     search_seconds: float = DEFAULT_SEARCH_SECONDS,
-    costs: CostAssumptions | None = None,
+    costs: Economics | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ZooComparison:
     """Fit every zoo model on `train`, measure it on `holdout` (out of time), select and package one.

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from credo.constants import TARGET_BUYING, TARGET_CREDIT, TARGETS
-from credo.policy import DEFAULT_POLICY, Policy
+from credo.policy import DEFAULT_POLICY, Economics
 from credo.training import metrics, report_svg
 from credo.training.report_svg import escape as _e
 from credo.training.report_svg import fmt as _fmt
@@ -31,21 +31,9 @@ METRIC_COLUMNS: Final = ("roc_auc", "gini", "ks", "pr_auc", "brier", "calibratio
 MEASURED_COLUMNS: Final = ("fit_seconds", "onnx_bytes", "one_row_ms", "batch_rows_per_s")
 
 
-@dataclass(frozen=True)
-class CostAssumptions:
-    """What a bad approval costs and a declined good loses, and the bad rate the business tolerates."""
-
-    target_bad_rate: float
-    loss_given_bad: float
-    margin_per_good: float
-
-    @classmethod
-    def from_policy(cls, policy: Policy, target: str) -> "CostAssumptions":
-        """The economics the policy in force states for `target` (credo.policy.Economics)."""
-        return cls(**policy.economics(target).model_dump())
-
-
-DEFAULT_COSTS: Final = {target: CostAssumptions.from_policy(DEFAULT_POLICY, target) for target in TARGETS}
+# What a bad approval costs, what a declined good loses, the bad rate tolerated: the policy's own
+# economics (credo.policy.Economics), so the report prices thresholds as the policy states them.
+DEFAULT_COSTS: Final = {target: DEFAULT_POLICY.economics(target) for target in TARGETS}
 
 
 @dataclass(frozen=True)
@@ -72,7 +60,7 @@ class TargetResult:
 
     target: str
     models: Sequence[ModelResult]
-    costs: CostAssumptions
+    costs: Economics
     selected: str | None = None
     selection_reason: str = ""
     oracle_auc: float | None = None
