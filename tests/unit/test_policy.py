@@ -8,7 +8,6 @@ from credo.policy import (
     DEFAULT_BUYING_ECONOMICS,
     Economics,
     PolicyError,
-    decide,
     offer_buying,
     offer_credit,
     parse_policy,
@@ -57,11 +56,12 @@ def test_given_a_customer_in_arrears_with_a_high_score_then_emi_is_knocked_out_b
     policy = parse_policy(json.dumps({"version": "v1", "credit_threshold": 650, "buying_threshold": 550}))
     in_arrears = {"max_dpd_in_12months": 351.0}
 
-    decision = decide(771, 600, policy, in_arrears)
+    credit = offer_credit(771, policy, features=in_arrears, cart_amount=None)
+    buying = offer_buying(600, policy, new_customer=False, cart_amount=None)
 
-    assert not decision.emi_eligible and decision.cod_eligible
-    assert decide(771, 600, policy, {"max_dpd_in_12months": 15.0}).emi_eligible
-    assert decide(771, 600, policy, {"max_dpd_in_12months": None}).emi_eligible
+    assert not credit.emi_eligible and buying.cod_eligible
+    assert offer_credit(771, policy, features={"max_dpd_in_12months": 15.0}, cart_amount=None).emi_eligible
+    assert offer_credit(771, policy, features={"max_dpd_in_12months": None}, cart_amount=None).emi_eligible
 
 
 def test_given_a_policy_without_the_knock_out_then_the_score_alone_decides() -> None:
@@ -72,7 +72,9 @@ def test_given_a_policy_without_the_knock_out_then_the_score_alone_decides() -> 
         "credit_max_dpd_in_12months": None,
     }
 
-    assert decide(771, 600, parse_policy(json.dumps(document)), {"max_dpd_in_12months": 351.0}).emi_eligible
+    policy = parse_policy(json.dumps(document))
+
+    assert offer_credit(771, policy, features={"max_dpd_in_12months": 351.0}, cart_amount=None).emi_eligible
 
 
 POLICY = parse_policy(json.dumps({"version": "v1", "credit_threshold": 600, "buying_threshold": 350}))

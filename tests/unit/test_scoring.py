@@ -10,7 +10,15 @@ from pydantic import ValidationError
 
 from credo.constants import TARGET_BUYING, TARGET_CREDIT
 from credo.features import FEATURE_NAMES
-from credo.policy import DEFAULT_POLICY, Policy, PolicyError, decide, load_policy, parse_policy
+from credo.policy import (
+    DEFAULT_POLICY,
+    Policy,
+    PolicyError,
+    load_policy,
+    offer_buying,
+    offer_credit,
+    parse_policy,
+)
 from credo.scoring.model import feature_vector
 from credo.scoring.scale import (
     BASE_ODDS_GOOD_TO_BAD,
@@ -87,9 +95,10 @@ POLICY = Policy(version="test-7", credit_threshold=650, buying_threshold=550)
 def test_given_scores_when_policy_applied_then_each_threshold_gates_its_offer(
     credit_score: int | None, buying_score: int | None, emi: bool, cod: bool
 ) -> None:
-    decision = decide(credit_score, buying_score, POLICY)
+    credit = offer_credit(credit_score, POLICY, features={}, cart_amount=None)
+    buying = offer_buying(buying_score, POLICY, new_customer=False, cart_amount=None)
 
-    assert (decision.emi_eligible, decision.cod_eligible) == (emi, cod)
+    assert (credit.emi_eligible, buying.cod_eligible) == (emi, cod)
 
 
 @pytest.mark.parametrize("threshold", [299, 901])

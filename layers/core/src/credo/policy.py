@@ -131,8 +131,6 @@ class Decision:
     cod_eligible: bool
 
 
-CONSERVATIVE_DECISION: Final = Decision(emi_eligible=False, cod_eligible=False)
-
 # A credit score of 650 stands for odds of about 60:1 (p_bad ≈ 1.7%), a buying score of 550 for
 # about 15:1 (p_bad ≈ 6%), on the PDO-50 / 600-at-30:1 scale of credo.scoring.scale.
 DEFAULT_POLICY: Final = Policy(version="default-1", credit_threshold=650, buying_threshold=550)
@@ -148,22 +146,6 @@ class ParameterSource(Protocol):
     def get(self, name: str) -> str:
         """The parameter's value (credo.adapters.ssm.ParameterStore); raises when it cannot be read."""
         ...
-
-
-def decide(
-    credit_score: int | None,
-    buying_score: int | None,
-    policy: Policy,
-    features: Mapping[str, float | None] | None = None,
-) -> Decision:
-    """EMI when the credit score clears its threshold and no knock-out applies; COD when the buying
-    score clears its own."""
-    return Decision(
-        emi_eligible=credit_score is not None
-        and credit_score >= policy.credit_threshold
-        and not credit_knocked_out(features or {}, policy),
-        cod_eligible=buying_score is not None and buying_score >= policy.buying_threshold,
-    )
 
 
 def credit_knocked_out(features: Mapping[str, float | None], policy: Policy) -> bool:
