@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import aws_logs as logs
 from constructs import Node
+
+from credo.miners import MINERS
 
 DEFAULT_ENVIRONMENT = "dev"
 # API Gateway gives up on an integration after 29 s; the function must answer before that.
@@ -16,6 +19,25 @@ DEFAULT_RAW_RETENTION_DAYS = 90
 # Ten years: anything longer is not retention but keeping raw data for good.
 MAX_RAW_RETENTION_DAYS = 3650
 DEFAULT_API_LATENCY_P99_ALARM_MS = 300
+# The sources each have a miner; their schedules must name exactly these.
+MINED_SOURCES = MINERS
+DEFAULT_MINING_SCHEDULES = {
+    "registrations": "rate(1 hour)",
+    "orders": "rate(1 hour)",
+    "payments": "rate(1 hour)",
+    "marketing": "rate(1 day)",
+    "reference": "rate(7 days)",
+    "bureau": "rate(1 day)",
+}
+# Monthly, after the month's snapshot date (features are built as of the 1st).
+DEFAULT_TRAINING_SCHEDULE = "cron(0 2 2 * ? *)"
+DEFAULT_SOURCE_DB_SECRET = "credo/{env}/source-db"
+DEFAULT_WAREHOUSE_BASE_RPUS = 8
+DEFAULT_TRAINING_INSTANCE_TYPE = "ml.m5.2xlarge"
+DEFAULT_TRAINING_MAX_RUNTIME_HOURS = 4
+DEFAULT_SCORING_PROVISIONED_CONCURRENCY = 0
+_RATE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +53,20 @@ class EnvironmentConfig:
     """Days the lake keeps raw and quarantined extracts before S3 expires them."""
     api_latency_p99_alarm_ms: int = DEFAULT_API_LATENCY_P99_ALARM_MS
     """The API's p99 latency over five minutes above which ops is alarmed."""
+    mining_schedules: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MINING_SCHEDULES))
+    """EventBridge schedule expression of each miner."""
+    source_db_secret_name: str = ""
+    """The shop's RDS secret the table miners read (engine, host, port, username, password, dbname)."""
+    training_schedule: str = DEFAULT_TRAINING_SCHEDULE
+    """When the training pipeline runs (load → features → train → evaluate → promote → materialise)."""
+    warehouse_base_rpus: int = DEFAULT_WAREHOUSE_BASE_RPUS
+    """Redshift Serverless base capacity in RPUs (8-1024, steps of 8)."""
+    training_instance_type: str = DEFAULT_TRAINING_INSTANCE_TYPE
+    training_max_runtime_hours: int = DEFAULT_TRAINING_MAX_RUNTIME_HOURS
+    training_image_uri: str = ""
+    """The AWS scikit-learn container for the training job; empty means Credo's default for the region."""
+    scoring_provisioned_concurrency: int = DEFAULT_SCORING_PROVISIONED_CONCURRENCY
+    """Warm scoring environments kept ready (0: none, cold starts allowed)."""
     account: str | None = None
     region: str | None = None
 
@@ -44,6 +80,14 @@ class EnvironmentConfig:
             "api_throttle_burst_limit",
             "raw_retention_days",
             "api_latency_p99_alarm_ms",
+            "mining_schedules",
+            "source_db_secret_name",
+            "training_schedule",
+            "warehouse_base_rpus",
+            "training_instance_type",
+            "training_max_runtime_hours",
+            "training_image_uri",
+            "scoring_provisioned_concurrency",
             "account",
             "region",
         }
@@ -80,8 +124,53 @@ class EnvironmentConfig:
             DEFAULT_API_LATENCY_P99_ALARM_MS,
             API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS * 1000 - 1,
         )
+        schedules = {**DEFAULT_MINING_SCHEDULES, **settings.get("mining_schedules", {})}
+        unknown_sources = sorted(set(schedules) - set(MINED_SOURCES))
+        if unknown_sources:
+            raise ValueError(
+                f"environment {name!r}: mining_schedules names unknown sources {unknown_sources}; "
+                f"known: {list(MINED_SOURCES)}"
+            )
+        for source, expression in schedules.items():
+            _check_schedule(name, f"mining_schedules.{source}", expression)
+        training_schedule = str(settings.get("training_schedule", DEFAULT_TRAINING_SCHEDULE))
+        _check_schedule(name, "training_schedule", training_schedule)
+        base_rpus = _whole_number(
+            name, settings, "warehouse_base_rpus", "RPUs", DEFAULT_WAREHOUSE_BASE_RPUS, 1024
+        )
+        if base_rpus < 8 or base_rpus % 8:
+            raise ValueError(
+                f"environment {name!r}: warehouse_base_rpus must be 8-1024 in steps of 8 "
+                f"(Redshift Serverless), got {base_rpus}"
+            )
+        instance_type = str(settings.get("training_instance_type", DEFAULT_TRAINING_INSTANCE_TYPE))
+        if not instance_type.startswith("ml."):
+            raise ValueError(
+                f"environment {name!r}: training_instance_type must be a SageMaker type such as "
+                f"ml.m5.2xlarge, got {instance_type!r}"
+            )
+        # SageMaker stops a training job after at most 28 days.
+        max_runtime_hours = _whole_number(
+            name, settings, "training_max_runtime_hours", "hours", DEFAULT_TRAINING_MAX_RUNTIME_HOURS, 28 * 24
+        )
+        provisioned = settings.get("scoring_provisioned_concurrency", DEFAULT_SCORING_PROVISIONED_CONCURRENCY)
+        if isinstance(provisioned, bool) or not isinstance(provisioned, int) or not 0 <= provisioned <= 1000:
+            raise ValueError(
+                f"environment {name!r}: scoring_provisioned_concurrency must be a whole number 0-1000, "
+                f"got {provisioned!r}"
+            )
         return cls(
             name=name,
+            mining_schedules=schedules,
+            source_db_secret_name=str(
+                settings.get("source_db_secret_name", DEFAULT_SOURCE_DB_SECRET.format(env=name))
+            ),
+            training_schedule=training_schedule,
+            warehouse_base_rpus=base_rpus,
+            training_instance_type=instance_type,
+            training_max_runtime_hours=max_runtime_hours,
+            training_image_uri=str(settings.get("training_image_uri", "")),
+            scoring_provisioned_concurrency=provisioned,
             scoring_timeout_seconds=timeout,
             log_retention=retention,
             api_throttle_rate_limit=rate,
@@ -115,3 +204,27 @@ def _whole_number(
             f"environment {environment!r}: {key} must be a whole number of {unit}, 1-{maximum}, got {value!r}"
         )
     return value
+
+
+def _check_schedule(environment: str, key: str, expression: str) -> None:
+    """EventBridge takes a bad expression without complaint at synth time; fail here, naming the key."""
+    rate = _RATE.match(expression)
+    if rate:
+        singular = rate["value"] == "1"
+        if singular != (not rate["unit"].endswith("s")):
+            raise ValueError(
+                f"environment {environment!r}: {key} {expression!r}: EventBridge wants the singular unit "
+                "for 1 and the plural otherwise, e.g. rate(1 hour), rate(2 hours)"
+            )
+        return
+    cron = _CRON.match(expression)
+    if cron and len(cron["fields"].split()) == 6:
+        fields = cron["fields"].split()
+        # EventBridge: one of day-of-month and day-of-week must be '?'.
+        if "?" in (fields[2], fields[4]):
+            return
+    raise ValueError(
+        f"environment {environment!r}: {key} {expression!r} is not an EventBridge schedule: use "
+        "rate(N unit) or cron(minutes hours day-of-month month day-of-week year) with '?' in one of the "
+        "day fields"
+    )

@@ -45,7 +45,7 @@ def _add_environment_stacks(app: App) -> tuple[DataStack, ServingStack]:
         data_stack_id(config.name),
         config=config,
         env=env,
-        description=f"Credo {config.name}: the data lake and its access logs",
+        description=f"Credo {config.name}: the data lake, the drop box, their access logs and the HMAC key",
     )
     serving = ServingStack(
         app,
@@ -54,6 +54,8 @@ def _add_environment_stacks(app: App) -> tuple[DataStack, ServingStack]:
         env=env,
         description=f"Credo {config.name}: online EMI / COD eligibility scoring",
     )
+    # The serving stack reads the HMAC key the data stack creates.
+    serving.add_dependency(data)
     for stack in (data, serving):
         Tags.of(stack).add("project", PROJECT_TAG)
         Tags.of(stack).add("environment", config.name)

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.build_layers import BUILD_DIR, REPO_ROOT
 from infra.config import EnvironmentConfig
 from infra.feature_store_construct import FeatureStore
 from infra.hmac_key_construct import HmacKey
-from infra.lake_construct import AccessLogStore, DataLake
+from infra.lake_construct import AccessLogStore, DataLake, DropBox
 from infra.layers_construct import ScoringLayers
 from infra.model_store_construct import ModelStore
 from infra.monitoring_construct import ServingMonitoring
@@ -21,6 +22,16 @@ from infra.scoring_api_construct import ScoringApi
 from infra.scoring_construct import ScoringFunction
 
 SCORING_CODE = REPO_ROOT / "functions" / "score"
+
+
+def hmac_key_secret_name(environment_name: str) -> str:
+    return f"credo/{environment_name}/hmac-key"
+
+
+def import_hmac_key(scope: Construct, environment_name: str) -> secretsmanager.ISecret:
+    """The data stack's HMAC key, by name: a cross-stack reference would hand consumers a name that
+    CloudFormation must split out of an ARN at deploy time, which cfn-lint rejects (E1022)."""
+    return secretsmanager.Secret.from_secret_name_v2(scope, "HmacKey", hmac_key_secret_name(environment_name))
 
 
 class ServingStack(Stack):
@@ -43,7 +54,7 @@ class ServingStack(Stack):
         self.model_access_logs = AccessLogStore(self, "ModelAccessLogs")
         self.models = ModelStore(self, "Models", access_logs_bucket=self.model_access_logs.bucket)
         features = FeatureStore(self, "Features")
-        hmac_key = HmacKey(self, "HmacKey", secret_name=f"credo/{config.name}/hmac-key")
+        hmac_secret = import_hmac_key(self, config.name)
         policy = DecisionPolicy(self, "Policy", parameter_name=f"/credo/{config.name}/policy")
         layers = ScoringLayers(self, "Layers", build_dir=layers_build_dir)
         self.scoring = ScoringFunction(
@@ -53,16 +64,17 @@ class ServingStack(Stack):
             layers=layers.all,
             model_bucket=self.models.bucket,
             feature_table=features.table,
-            hmac_secret=hmac_key.secret,
+            hmac_secret=hmac_secret,
             policy_parameter=policy.parameter,
             environment_name=config.name,
             timeout=Duration.seconds(config.scoring_timeout_seconds),
             log_retention=config.log_retention,
+            provisioned_concurrency=config.scoring_provisioned_concurrency,
         )
         self.api = ScoringApi(
             self,
             "Api",
-            handler=self.scoring.function,
+            handler=self.scoring.entry_point,
             stage_name=config.name,
             throttle_rate_limit=config.api_throttle_rate_limit,
             throttle_burst_limit=config.api_throttle_burst_limit,
@@ -84,7 +96,7 @@ class ServingStack(Stack):
 
 
 class DataStack(Stack):
-    """Storage of the mined data: the lake, its key and the bucket its access logs go to."""
+    """Storage of the mined data: the lake, the drop box, the access logs, and the key behind every token."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
@@ -99,5 +111,16 @@ class DataStack(Stack):
             raw_retention_days=config.raw_retention_days,
             access_logs_bucket=self.access_logs.bucket,
         )
+        self.drops = DropBox(
+            self,
+            "Drops",
+            environment_name=config.name,
+            ads_retention_days=config.raw_retention_days,
+            access_logs_bucket=self.access_logs.bucket,
+        )
+        # Miners tokenise with it and the scoring API tokenises with it: the two must agree, so it lives
+        # here, below both.
+        self.hmac_key = HmacKey(self, "HmacKey", secret_name=hmac_key_secret_name(config.name))
         CfnOutput(self, "LakeBucketName", value=self.lake.bucket.bucket_name)
+        CfnOutput(self, "DropsBucketName", value=self.drops.bucket.bucket_name)
         CfnOutput(self, "AccessLogBucketName", value=self.access_logs.bucket.bucket_name)

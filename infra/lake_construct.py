@@ -1,4 +1,4 @@
-"""The S3 lake (raw/, quarantine/, features/) and the buckets that hold S3 server access logs."""
+"""The S3 lake (raw/, quarantine/, features/), the drop box other teams feed, and the access-log buckets."""
 
 from __future__ import annotations
 
@@ -92,6 +92,66 @@ class DataLake(Construct):
                 ),
                 # Expiring a current version in a versioned bucket only hides it behind a delete
                 # marker; this rule removes the hidden versions and the markers left behind.
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=self.NONCURRENT_VERSION_RETENTION,
+                    expired_object_delete_marker=True,
+                    abort_incomplete_multipart_upload_after=self.INCOMPLETE_UPLOAD_RETENTION,
+                ),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+
+class DropBox(Construct):
+    """Where other teams drop files for the miners: ad / sales exports (ads/) and reference registries
+    (reference/). Its own key, so writers to the drop box get no key that opens the lake."""
+
+    ACCESS_LOGS_PREFIX = "drops/"
+    NONCURRENT_VERSION_RETENTION = Duration.days(30)
+    INCOMPLETE_UPLOAD_RETENTION = Duration.days(7)
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment_name: str,
+        ads_retention_days: int,
+        access_logs_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/credo-{environment_name}-drops",
+            description=f"Credo {environment_name}: encrypts files dropped for the miners",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs_bucket,
+            server_access_logs_prefix=self.ACCESS_LOGS_PREFIX,
+            lifecycle_rules=[
+                # Ad exports are mined once (the miner remembers each file); after that they only
+                # widen what an erasure request has to reach. Registries under reference/ stay while
+                # they are current: the reference miner matches every customer against them.
+                s3.LifecycleRule(
+                    id="expire-ad-exports",
+                    prefix=constants.ADS_DROP_PREFIX,
+                    expiration=Duration.days(ads_retention_days),
+                ),
+                # A replaced registry lingers as a noncurrent version only this long.
                 s3.LifecycleRule(
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=self.NONCURRENT_VERSION_RETENTION,

@@ -1,8 +1,7 @@
 """What ops watches of the serving side: alarms on an encrypted SNS topic, and one dashboard.
 
-Only what is deployed today is watched: the API stage, the scoring Lambda and the decision metrics the
-scoring service emits. Miners, their dead-letter queues and the training pipeline get their alarms
-when their stacks arrive.
+The API stage, the scoring Lambda and the decision metrics the scoring service emits. The topic and
+the alarm helper here serve the mining and training monitors too (pipeline_monitoring_construct.py).
 """
 
 from __future__ import annotations
@@ -34,17 +33,94 @@ def decision_metric_dimensions(environment_name: str) -> dict[str, str]:
     return {"service": SERVICE_NAME, ENVIRONMENT_DIMENSION: environment_name}
 
 
-NOT_YET_MONITORED = (
-    "### Not on this dashboard yet\n"
-    "Miner failures and quarantine counts, dead-letter queue depth and training failures: the "
-    "mining Lambdas, their DLQs and the training pipeline are not deployed by CDK yet. Their "
-    "alarms and graphs arrive with their stacks."
-)
+def elsewhere_note(environment_name: str) -> str:
+    return (
+        "### Mining and training\n"
+        f"Miners (failures, quarantined rows, dead letters) are on the **credo-{environment_name}-mining** "
+        f"dashboard, the training pipeline on **credo-{environment_name}-training**."
+    )
 
 
 def alarm_name_prefix(environment_name: str) -> str:
     """Every alarm of an environment starts with this; the topic admits CloudWatch only for them."""
     return f"credo-{environment_name}-"
+
+
+class AlarmTopic(Construct):
+    """An environment's alarm notifications: a KMS-encrypted SNS topic only its own alarms may publish to."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, environment_name: str) -> None:
+        super().__init__(scope, construct_id)
+        # A customer-managed key, not alias/aws/sns: CloudWatch can publish to an encrypted topic only
+        # if the key policy lets it use the key, and the AWS-managed key's policy cannot be changed.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Credo {environment_name}: encrypts the alarm notification topic",
+            enable_key_rotation=True,
+        )
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"Credo {environment_name} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        # Only this account's alarms of this environment may use the topic and its key (confused deputy).
+        own_alarms = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+                f"{alarm_name_prefix(environment_name)}*"
+            },
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[cloudwatch_principal],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=own_alarms,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToUseTheKey",
+                principals=[cloudwatch_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions=own_alarms,
+            )
+        )
+
+
+def environment_alarm(
+    scope: Construct,
+    environment_name: str,
+    name: str,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    comparison: cloudwatch.ComparisonOperator,
+    description: str,
+) -> cloudwatch.Alarm:
+    """An alarm named credo-<env>-<name> that fires on one breaching period.
+
+    Every alarm here watches an aggregate over its whole period. No data means nothing ran, so
+    nothing failed: missing data is not breaching.
+    """
+    return cloudwatch.Alarm(
+        scope,
+        name,
+        alarm_name=f"{alarm_name_prefix(environment_name)}{name}",
+        alarm_description=f"Credo {environment_name}: {description}",
+        metric=metric,
+        threshold=threshold,
+        comparison_operator=comparison,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
 
 
 class ServingMonitoring(Construct):
@@ -71,8 +147,7 @@ class ServingMonitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.environment_name = environment_name
-        self.alarm_prefix = alarm_name_prefix(environment_name)
-        self.topic = self._alarm_topic()
+        self.topic = AlarmTopic(self, "Alarms", environment_name=environment_name).topic
         alarm_action = cloudwatch_actions.SnsAction(self.topic)
 
         api = _ApiMetrics(api_stage, self.PERIOD)
@@ -118,53 +193,8 @@ class ServingMonitoring(Construct):
             self,
             "Dashboard",
             dashboard_name=f"credo-{environment_name}",
-            widgets=_dashboard_rows(api, scoring, decisions, api_latency_p99_alarm_ms),
+            widgets=_dashboard_rows(environment_name, api, scoring, decisions, api_latency_p99_alarm_ms),
         )
-
-    def _alarm_topic(self) -> sns.Topic:
-        # A customer-managed key, not alias/aws/sns: CloudWatch can publish to an encrypted topic only
-        # if the key policy lets it use the key, and the AWS-managed key's policy cannot be changed.
-        key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            description=f"Credo {self.environment_name}: encrypts the alarm notification topic",
-            enable_key_rotation=True,
-        )
-        topic = sns.Topic(
-            self,
-            "AlarmTopic",
-            display_name=f"Credo {self.environment_name} alarms",
-            master_key=key,
-            enforce_ssl=True,
-        )
-        cloudwatch_principal = iam.ServicePrincipal("cloudwatch.amazonaws.com")
-        # Only this account's alarms of this environment may use the topic and its key (confused deputy).
-        own_alarms = {
-            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-            "ArnLike": {
-                "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
-                f"{self.alarm_prefix}*"
-            },
-        }
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[cloudwatch_principal],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions=own_alarms,
-            )
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToUseTheKey",
-                principals=[cloudwatch_principal],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions=own_alarms,
-            )
-        )
-        return topic
 
     def _alarm(
         self,
@@ -174,19 +204,8 @@ class ServingMonitoring(Construct):
         comparison: cloudwatch.ComparisonOperator,
         description: str,
     ) -> None:
-        # One breaching period alarms: every alarm here watches an aggregate over its whole period.
-        # No requests means nothing is failing, so missing data is not breaching.
-        self.alarms[name] = cloudwatch.Alarm(
-            self,
-            name,
-            alarm_name=f"{self.alarm_prefix}{name}",
-            alarm_description=f"Credo {self.environment_name}: {description}",
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=comparison,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.alarms[name] = environment_alarm(
+            self, self.environment_name, name, metric, threshold, comparison, description
         )
 
 
@@ -247,7 +266,11 @@ class _DecisionMetrics:
 
 
 def _dashboard_rows(
-    api: _ApiMetrics, scoring: _FunctionMetrics, decisions: _DecisionMetrics, api_latency_alarm_ms: int
+    environment_name: str,
+    api: _ApiMetrics,
+    scoring: _FunctionMetrics,
+    decisions: _DecisionMetrics,
+    api_latency_alarm_ms: int,
 ) -> list[list[cloudwatch.IWidget]]:
     width = 12
     return [
@@ -293,5 +316,5 @@ def _dashboard_rows(
                 width=width,
             ),
         ],
-        [cloudwatch.TextWidget(markdown=NOT_YET_MONITORED, width=2 * width, height=3)],
+        [cloudwatch.TextWidget(markdown=elsewhere_note(environment_name), width=2 * width, height=2)],
     ]

@@ -43,6 +43,7 @@ class ScoringFunction(Construct):
         environment_name: str,
         timeout: Duration,
         log_retention: logs.RetentionDays,
+        provisioned_concurrency: int = 0,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
@@ -77,6 +78,18 @@ class ScoringFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
             },
         )
+        self.entry_point: lambda_.IFunction = self.function
+        """What the API invokes: the function itself, or its `live` alias when environments are kept warm."""
+        if provisioned_concurrency:
+            # Provisioned concurrency belongs to a version; the alias moves to each new version on deploy,
+            # so the warm environments always run the code just deployed.
+            self.entry_point = lambda_.Alias(
+                self,
+                "Live",
+                alias_name="live",
+                version=self.function.current_version,
+                provisioned_concurrent_executions=provisioned_concurrency,
+            )
         self.log_group.grant_write(self.role)
         model_bucket.grant_read(self.role)
         feature_table.grant(self.role, *self.FEATURE_TABLE_ACTIONS)

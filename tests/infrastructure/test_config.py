@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk import aws_logs as logs
 
-from infra.config import EnvironmentConfig
+from infra.config import DEFAULT_MINING_SCHEDULES, MINED_SOURCES, EnvironmentConfig
 from infra.credo_app import cdk_json_context
 
 VALID: dict[str, Any] = {
@@ -42,6 +42,16 @@ def test_given_valid_settings_when_read_then_retention_is_a_cdk_enum() -> None:
         ({"api_latency_p99_alarm_ms": 0}, "api_latency_p99_alarm_ms"),
         ({"api_latency_p99_alarm_ms": 29000}, "api_latency_p99_alarm_ms"),
         ({"api_latency_p99_alarm_ms": True}, "api_latency_p99_alarm_ms"),
+        ({"mining_schedules": {"orders": "rate(1 hours)"}}, "mining_schedules.orders"),
+        ({"mining_schedules": {"invoices": "rate(1 hour)"}}, "unknown sources \\['invoices'\\]"),
+        ({"training_schedule": "cron(0 2 2 * * *)"}, "training_schedule"),
+        ({"training_schedule": "every month"}, "training_schedule"),
+        ({"warehouse_base_rpus": 12}, "steps of 8"),
+        ({"warehouse_base_rpus": 0}, "warehouse_base_rpus"),
+        ({"training_instance_type": "m5.large"}, "training_instance_type"),
+        ({"training_max_runtime_hours": 0}, "training_max_runtime_hours"),
+        ({"scoring_provisioned_concurrency": -1}, "scoring_provisioned_concurrency"),
+        ({"scoring_provisioned_concurrency": True}, "scoring_provisioned_concurrency"),
     ],
 )
 def test_given_bad_settings_when_read_then_value_error_names_the_problem(
@@ -54,3 +64,25 @@ def test_given_bad_settings_when_read_then_value_error_names_the_problem(
 def test_given_unknown_env_when_read_then_value_error_lists_the_configured_ones() -> None:
     with pytest.raises(ValueError, match="'staging' is not configured"):
         EnvironmentConfig.from_node(App(context={**cdk_json_context(), "env": "staging"}).node)
+
+
+def test_given_some_mining_schedules_when_read_then_the_others_keep_their_defaults() -> None:
+    config = EnvironmentConfig.from_mapping(
+        "x", {**VALID, "mining_schedules": {"orders": "rate(15 minutes)"}}
+    )
+    assert config.mining_schedules["orders"] == "rate(15 minutes)"
+    assert set(config.mining_schedules) == set(MINED_SOURCES)
+    assert config.mining_schedules["bureau"] == DEFAULT_MINING_SCHEDULES["bureau"]
+
+
+@pytest.mark.parametrize(
+    "expression", ["rate(1 hour)", "rate(15 minutes)", "rate(7 days)", "cron(0 2 2 * ? *)"]
+)
+def test_given_valid_schedules_when_read_then_they_are_kept(expression: str) -> None:
+    assert EnvironmentConfig.from_mapping(
+        "x", {**VALID, "training_schedule": expression}
+    ).training_schedule == (expression)
+
+
+def test_given_no_source_db_secret_when_read_then_it_is_named_after_the_environment() -> None:
+    assert EnvironmentConfig.from_mapping("qa", VALID).source_db_secret_name == "credo/qa/source-db"

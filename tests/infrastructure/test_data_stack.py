@@ -12,7 +12,7 @@ from infra.build_layers import LayerBuild
 from infra.config import DEFAULT_RAW_RETENTION_DAYS, EnvironmentConfig
 from infra.credo_app import add_all_stacks, cdk_json_context, create_app, data_stack_id, serving_stack_id
 from infra.credo_stack import DataStack, ServingStack
-from infra.lake_construct import DataLake
+from infra.lake_construct import DataLake, DropBox
 from infra.model_store_construct import ModelStore
 from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors
 
@@ -89,15 +89,49 @@ def test_given_dev_context_when_all_stacks_are_added_then_data_and_serving_stack
     assert data_stack.config.raw_retention_days == DEV_RAW_RETENTION_DAYS
 
 
-def test_given_data_stack_when_synthesized_then_lake_key_is_customer_managed_rotated_and_retained(
+def test_given_data_stack_when_synthesized_then_lake_and_drop_box_keys_are_managed_rotated_and_retained(
     template: Template,
 ) -> None:
-    template.resource_count_is("AWS::KMS::Key", 1)
+    keys = template.find_resources("AWS::KMS::Key")
+    assert len(keys) == 2
+    for key in keys.values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+        assert key["DeletionPolicy"] == "Retain"
+    aliases = {a["Properties"]["AliasName"] for a in template.find_resources("AWS::KMS::Alias").values()}
+    assert aliases == {"alias/credo-dev-lake", "alias/credo-dev-drops"}
+
+
+def test_given_data_stack_when_synthesized_then_drop_box_has_its_own_key_and_logs_access(
+    template: Template, data_stack: DataStack
+) -> None:
+    drops = _properties(template, _logical_id(data_stack.drops.bucket))
+    default = drops["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ]
+    assert default["KMSMasterKeyID"] == {"Fn::GetAtt": [_logical_id(data_stack.drops.key), "Arn"]}
+    assert drops["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert drops["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": _logical_id(data_stack.access_logs.bucket)},
+        "LogFilePrefix": DropBox.ACCESS_LOGS_PREFIX,
+    }
+
+
+def test_given_dev_retention_when_synthesized_then_ad_exports_expire_but_current_registries_stay(
+    template: Template, data_stack: DataStack
+) -> None:
+    rules = _lifecycle_rules(template, _logical_id(data_stack.drops.bucket))
+    expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in rules.values() if "Prefix" in rule}
+    assert expiring == {constants.ADS_DROP_PREFIX: DEV_RAW_RETENTION_DAYS}
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+
+
+def test_given_data_stack_when_synthesized_then_it_holds_the_retained_hmac_key_secret(
+    template: Template,
+) -> None:
     template.has_resource(
-        "AWS::KMS::Key",
-        {"Properties": Match.object_like({"EnableKeyRotation": True}), "DeletionPolicy": "Retain"},
+        "AWS::SecretsManager::Secret",
+        {"Properties": Match.object_like({"Name": "credo/dev/hmac-key"}), "DeletionPolicy": "Retain"},
     )
-    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/credo-dev-lake"})
 
 
 def test_given_data_stack_when_synthesized_then_lake_is_encrypted_with_its_key_and_bucket_keys(
@@ -119,7 +153,7 @@ def test_given_data_stack_when_synthesized_then_every_bucket_blocks_public_acces
     template: Template,
 ) -> None:
     buckets = template.find_resources("AWS::S3::Bucket")
-    assert len(buckets) == 2  # the lake and its access-log bucket
+    assert len(buckets) == 3  # the lake, the drop box and their access-log bucket
     for bucket in buckets.values():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == BLOCK_ALL_PUBLIC_ACCESS
         assert bucket["Properties"]["OwnershipControls"] == {
@@ -128,11 +162,15 @@ def test_given_data_stack_when_synthesized_then_every_bucket_blocks_public_acces
         assert bucket["DeletionPolicy"] == "Retain"
 
 
-@pytest.mark.parametrize("bucket", ["lake", "access_logs"])
+@pytest.mark.parametrize("bucket", ["lake", "drops", "access_logs"])
 def test_given_data_stack_when_synthesized_then_bucket_policy_denies_requests_without_tls_1_2(
     template: Template, data_stack: DataStack, bucket: str
 ) -> None:
-    target = data_stack.lake.bucket if bucket == "lake" else data_stack.access_logs.bucket
+    target = {
+        "lake": data_stack.lake.bucket,
+        "drops": data_stack.drops.bucket,
+        "access_logs": data_stack.access_logs.bucket,
+    }[bucket]
     denials = [s for s in _bucket_policy_statements(template, _logical_id(target)) if s["Effect"] == "Deny"]
     conditions = [statement["Condition"] for statement in denials]
     assert {"Bool": {"aws:SecureTransport": "false"}} in conditions
@@ -187,13 +225,13 @@ def test_given_data_stack_when_synthesized_then_lake_access_is_logged_to_the_log
         for s in _bucket_policy_statements(template, log_bucket_id)
         if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
     ]
-    assert len(delivery) == 1
-    assert delivery[0]["Effect"] == "Allow"
-    assert delivery[0]["Action"] == "s3:PutObject"
-    # Only the lake of this account may deliver logs here.
-    assert delivery[0]["Condition"]["ArnLike"] == {
-        "aws:SourceArn": {"Fn::GetAtt": [_logical_id(data_stack.lake.bucket), "Arn"]}
-    }
+    # One statement per source bucket: only the lake and the drop box of this account deliver logs here.
+    assert all(s["Effect"] == "Allow" and s["Action"] == "s3:PutObject" for s in delivery)
+    sources = [s["Condition"]["ArnLike"]["aws:SourceArn"] for s in delivery]
+    assert sorted(map(str, sources)) == sorted(
+        str({"Fn::GetAtt": [_logical_id(bucket), "Arn"]})
+        for bucket in (data_stack.lake.bucket, data_stack.drops.bucket)
+    )
 
 
 def test_given_data_stack_when_synthesized_then_log_bucket_is_s3_encrypted_and_expires_logs(

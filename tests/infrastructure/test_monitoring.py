@@ -204,7 +204,7 @@ def test_given_serving_stack_when_synthesized_then_dashboard_is_named_for_the_en
     assert dashboard["Properties"]["DashboardName"] == "credo-dev"
 
 
-def test_given_dashboard_when_synthesized_then_it_graphs_api_lambda_and_decisions_and_says_whats_missing(
+def test_given_dashboard_when_synthesized_then_it_graphs_api_lambda_and_decisions_and_points_to_the_others(
     template: Template,
 ) -> None:
     widgets = json.loads(_dashboard_body(template))["widgets"]
@@ -226,4 +226,4 @@ def test_given_dashboard_when_synthesized_then_it_graphs_api_lambda_and_decision
     for expected in (DECISIONS_METRIC, DEGRADED_DECISIONS_METRIC, NEW_CUSTOMER_DECISIONS_METRIC):
         assert expected in decisions
     [text] = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
-    assert all(word in text for word in ("Miner", "dead-letter", "training"))
+    assert "credo-dev-mining" in text and "credo-dev-training" in text

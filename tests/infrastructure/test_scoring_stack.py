@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 from credo import constants
 from credo.policy import parse_policy
 from infra.build_layers import LayerBuild
-from infra.credo_app import add_stacks, create_app
+from infra.credo_app import add_stacks, create_app, data_stack_id
 from infra.credo_stack import ServingStack
 from infra.feature_store_construct import FeatureStore
 from infra.policy_construct import DEFAULT_POLICY
@@ -182,18 +182,16 @@ def test_given_serving_stack_when_synthesized_then_feature_table_is_keyed_by_tok
     )
 
 
-def test_given_serving_stack_when_synthesized_then_hmac_key_is_generated_and_outlives_the_stack(
-    template: Template,
+def test_given_serving_stack_when_synthesized_then_it_reads_the_data_stacks_hmac_key_by_name(
+    template: Template, stack: ServingStack
 ) -> None:
-    template.has_resource(
-        "AWS::SecretsManager::Secret",
-        {
-            "Properties": Match.object_like(
-                {"Name": "credo/dev/hmac-key", "GenerateSecretString": Match.object_like({})}
-            ),
-            "DeletionPolicy": "Retain",
-        },
+    template.resource_count_is("AWS::SecretsManager::Secret", 0)
+    _, function = only(template, "AWS::Lambda::Function")
+    assert (
+        function["Properties"]["Environment"]["Variables"][constants.ENV_HMAC_SECRET_NAME]
+        == "credo/dev/hmac-key"
     )
+    assert data_stack_id("dev") in {dependency.node.id for dependency in stack.dependencies}
 
 
 def test_given_serving_stack_when_synthesized_then_policy_parameter_holds_a_valid_default_policy(
@@ -294,3 +292,22 @@ def test_given_synthesized_template_when_cfn_lint_runs_then_it_reports_no_errors
     template: Template, stack: ServingStack
 ) -> None:
     assert cfn_lint_errors(template, stack.region) == []
+
+
+def test_given_prod_context_with_provisioned_concurrency_when_synthesized_then_the_api_invokes_a_warm_alias(
+    built_layers: dict[str, LayerBuild],
+) -> None:
+    prod = Template.from_stack(add_stacks(create_app(context={"env": "prod", **NO_ASSET_STAGING})))
+    alias_id, alias = only(prod, "AWS::Lambda::Alias")
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 2}
+    for properties in prod.find_resources("AWS::ApiGateway::Method").values():
+        if properties["Properties"]["HttpMethod"] == "OPTIONS":
+            continue
+        assert {"Ref": alias_id} in properties["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
+
+
+def test_given_dev_context_without_provisioned_concurrency_when_synthesized_then_there_is_no_alias(
+    template: Template,
+) -> None:
+    template.resource_count_is("AWS::Lambda::Alias", 0)

@@ -211,6 +211,21 @@ def test_given_the_bureau_fails_every_request_then_lookups_are_recorded_unavaila
     assert all(row["bureau_score"] is None for row in rows)
 
 
+def test_given_a_scheduled_run_when_it_ends_then_its_metrics_carry_source_and_environment_for_the_alarms(
+    aws: Aws, world_end: datetime, miners_env: FakeBureau, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+
+    load_handler("mine_orders").handler(scheduled_event("credo-mine-orders", world_end), LocalLambdaContext())
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [blob] = [blob for blob in emitted if "RowsQuarantined" in blob]
+    # CloudWatch identifies a metric by its set of dimensions; their order in the blob does not matter.
+    [dimensions] = blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert set(dimensions) == {"service", "source", "environment"}
+    assert (blob["source"], blob["environment"]) == ("orders", CredoSettings().environment)
+
+
 def test_given_registries_then_matches_carry_a_confidence_and_only_non_pii_attributes(
     aws: Aws, world: Path, world_end: datetime, miners_env: FakeBureau
 ) -> None:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from credo.miners import MiningDependencies, run_miner
-from credo.observability import logger, metrics, tracer
+from credo.observability import ENVIRONMENT_DIMENSION, logger, metrics, tracer
 from credo.settings import CredoSettings
 
 # Stop starting new batches when less time than this is left; the next run resumes.
@@ -45,6 +45,7 @@ def mining_handler(source: str) -> Handler:
             should_stop=lambda: context.get_remaining_time_in_millis() < RESERVE_MILLIS,
         )
         metrics.add_dimension(name="source", value=source)
+        metrics.add_dimension(name=ENVIRONMENT_DIMENSION, value=dependencies().settings.environment)
         metrics.add_metric(name="RowsMined", unit=MetricUnit.Count, value=result.good)
         metrics.add_metric(name="RowsQuarantined", unit=MetricUnit.Count, value=result.quarantined)
         for name, value in result.details.items():
