@@ -406,7 +406,7 @@ def test_given_select_with_params_when_unloaded_then_unload_text_is_quoted_and_m
     rig.submitted(
         "u-1",
         f"UNLOAD ('{inner}') TO 's3://lake/features/dt=2024-06-01/' IAM_ROLE '{ROLE}' "
-        "FORMAT AS PARQUET MANIFEST CLEANPATH",
+        "FORMAT AS PARQUET MANIFEST CLEANPATH ENCRYPTED AUTO",
     )
     rig.described("u-1", "FINISHED")
     parts = [f"s3://lake/features/dt=2024-06-01/000{i}_part_00.parquet" for i in (0, 1)]
@@ -426,7 +426,7 @@ def test_given_backslash_in_the_select_when_unloaded_then_it_is_escaped_for_the_
     rig.submitted(
         "u-1",
         "UNLOAD ('SELECT REGEXP_REPLACE(token, ''\\\\d'', '''') AS t FROM x') TO 's3://lake/out/' "
-        f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET MANIFEST CLEANPATH",
+        f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET MANIFEST CLEANPATH ENCRYPTED AUTO",
     )
     rig.described("u-1", "FINISHED")
     rig.s3.objects[("lake", "out/manifest")] = b'{"entries": []}'

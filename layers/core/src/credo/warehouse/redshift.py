@@ -161,7 +161,11 @@ class RedshiftWarehouse:
         self.execute(script)
 
     def unload_parquet(self, sql: str, params: Mapping[str, Any] | None, destination: str) -> list[str]:
-        """UNLOAD … FORMAT AS PARQUET MANIFEST CLEANPATH; the part URIs listed in the manifest."""
+        """UNLOAD … FORMAT AS PARQUET MANIFEST CLEANPATH ENCRYPTED AUTO; the part URIs in the manifest.
+
+        ENCRYPTED AUTO writes with the bucket's default encryption (the lake's KMS key); without it
+        UNLOAD writes SSE-S3 and the training set would sit in the lake under another key.
+        """
         statements = split_statements(sql)
         if len(statements) != 1 or statements[0].keyword not in ("SELECT", "WITH"):
             raise ValueError("unload_parquet takes one SELECT")
@@ -176,7 +180,7 @@ class RedshiftWarehouse:
         self._run_texts(
             [
                 f"UNLOAD ({quoted}) TO {sql_literal(destination)} IAM_ROLE {sql_literal(self._unload_role)} "
-                "FORMAT AS PARQUET MANIFEST CLEANPATH"
+                "FORMAT AS PARQUET MANIFEST CLEANPATH ENCRYPTED AUTO"
             ]
         )
         manifest = json.loads(self._s3.get_bytes(bucket, prefix + MANIFEST_NAME))
