@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.build_layers import REPO_ROOT
 from infra.config import EnvironmentConfig
-from infra.credo_stack import DataStack, ServingStack
+from infra.credo_stack import DataStack, ServingStack, WarehouseStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 PROJECT_TAG = "credo"
@@ -29,6 +29,10 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
     return App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
 
 
+def warehouse_stack_id(environment: str) -> str:
+    return f"Credo-{environment}-Warehouse"
+
+
 def serving_stack_id(environment: str) -> str:
     return f"Credo-{environment}-Serving"
 
@@ -37,7 +41,7 @@ def data_stack_id(environment: str) -> str:
     return f"Credo-{environment}-Data"
 
 
-def _add_environment_stacks(app: App) -> tuple[DataStack, ServingStack]:
+def _add_environment_stacks(app: App) -> tuple[Stack, ...]:
     config = EnvironmentConfig.from_node(app.node)
     env = Environment(account=config.account, region=config.region)
     data = DataStack(
@@ -47,6 +51,14 @@ def _add_environment_stacks(app: App) -> tuple[DataStack, ServingStack]:
         env=env,
         description=f"Credo {config.name}: the data lake, the drop box, their access logs and the HMAC key",
     )
+    warehouse = WarehouseStack(
+        app,
+        warehouse_stack_id(config.name),
+        config=config,
+        lake_bucket=data.lake.bucket,
+        env=env,
+        description=f"Credo {config.name}: Redshift Serverless in a private VPC",
+    )
     serving = ServingStack(
         app,
         serving_stack_id(config.name),
@@ -55,12 +67,13 @@ def _add_environment_stacks(app: App) -> tuple[DataStack, ServingStack]:
         description=f"Credo {config.name}: online EMI / COD eligibility scoring",
     )
     # The serving stack reads the HMAC key the data stack creates.
-    serving.add_dependency(data)
-    for stack in (data, serving):
+    serving.add_stack_dependency(data)
+    stacks = (data, warehouse, serving)
+    for stack in stacks:
         Tags.of(stack).add("project", PROJECT_TAG)
         Tags.of(stack).add("environment", config.name)
     add_compliance_checks(app)
-    return data, serving
+    return stacks
 
 
 def add_compliance_checks(app: App) -> None:
@@ -80,5 +93,5 @@ def add_all_stacks(app: App) -> dict[str, Stack]:
 
 def add_stacks(app: App) -> ServingStack:
     """Add every stack of the environment named by context `env`; return the serving stack."""
-    _, serving = _add_environment_stacks(app)
+    [serving] = [stack for stack in _add_environment_stacks(app) if isinstance(stack, ServingStack)]
     return serving

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -20,6 +21,7 @@ from infra.monitoring_construct import ServingMonitoring
 from infra.policy_construct import DecisionPolicy
 from infra.scoring_api_construct import ScoringApi
 from infra.scoring_construct import ScoringFunction
+from infra.warehouse_construct import Warehouse
 
 SCORING_CODE = REPO_ROOT / "functions" / "score"
 
@@ -124,3 +126,28 @@ class DataStack(Stack):
         CfnOutput(self, "LakeBucketName", value=self.lake.bucket.bucket_name)
         CfnOutput(self, "DropsBucketName", value=self.drops.bucket.bucket_name)
         CfnOutput(self, "AccessLogBucketName", value=self.access_logs.bucket.bucket_name)
+
+
+class WarehouseStack(Stack):
+    """Redshift Serverless in its private VPC: COPY from the lake's raw/, UNLOAD to its features/."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        lake_bucket: s3.IBucket,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.warehouse = Warehouse(
+            self,
+            "Warehouse",
+            environment_name=config.name,
+            lake_bucket=lake_bucket,
+            base_capacity_rpus=config.warehouse_base_rpus,
+        )
+        CfnOutput(self, "WorkgroupName", value=self.warehouse.workgroup_name)
+        CfnOutput(self, "DatabaseName", value=self.warehouse.database_name)

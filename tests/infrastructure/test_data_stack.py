@@ -84,7 +84,7 @@ def _lifecycle_rules(template: Template, bucket_id: str) -> dict[str, dict[str, 
 def test_given_dev_context_when_all_stacks_are_added_then_data_and_serving_stacks_carry_the_environment(
     stacks: dict[str, Stack], data_stack: DataStack
 ) -> None:
-    assert sorted(stacks) == ["Credo-dev-Data", "Credo-dev-Serving"]
+    assert sorted(stacks) == ["Credo-dev-Data", "Credo-dev-Serving", "Credo-dev-Warehouse"]
     assert data_stack.stack_name == "Credo-dev-Data"
     assert data_stack.config.raw_retention_days == DEV_RAW_RETENTION_DAYS
 
