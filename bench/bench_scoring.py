@@ -201,11 +201,10 @@ def onnx_vs_sklearn(workdir: Path) -> list[dict[str, Any]]:
     from threadpoolctl import threadpool_limits
 
     from credo.constants import TARGETS
-    from credo.demo import LABELS, POPULATIONS, TRAINING_SNAPSHOTS
+    from credo.demo import LABELS, POPULATIONS
     from credo.features import FEATURE_NAMES
+    from credo.pipeline.runs import out_of_time_snapshots
     from credo.scoring.model import INPUT_NAME
-    from credo.synthetic.calendar import add_months
-    from credo.synthetic.credit import LABEL_MONTHS
     from credo.training.zoo import export_zoo_model, fit_zoo_model, model_input, model_spec, onnx_session
     from credo.warehouse import export_features
     from credo.warehouse.duckdb import DuckDBWarehouse
@@ -213,7 +212,7 @@ def onnx_vs_sklearn(workdir: Path) -> list[dict[str, Any]]:
     snapshots = [
         date.fromisoformat(s) for s in json.loads((workdir / "demo.json").read_text())["world"]["snapshots"]
     ]
-    training = [s for s in snapshots if add_months(s, LABEL_MONTHS) <= snapshots[-1]][-TRAINING_SNAPSHOTS:]
+    training = list(out_of_time_snapshots(snapshots).training)
     with DuckDBWarehouse(workdir / "warehouse.duckdb") as warehouse:
         table = export_features(warehouse, training, labels=True).to_pandas()
     results = []

@@ -8,7 +8,9 @@ value as a string: targets, models, seed, n_threads, search_seconds, policy), an
 When the table holds several snapshot dates, every zoo model (or those named by the `models`
 hyperparameter) is fitted on the earlier snapshots and compared on the latest one, out of time;
 the best within the serving budget ships, and <SM_MODEL_DIR>/report.html and report.json show them
-all. A single-snapshot table trains one gradient-boosting model on a stratified split.
+all; <SM_MODEL_DIR>/<target>/holdout.npz keeps a sample of the out-of-time holdout, on which the
+pipeline's evaluate step compares the new model with the champion. A single-snapshot table trains
+one gradient-boosting model on a stratified split (and leaves no holdout sample).
 Registering and promoting the models is the next step of the pipeline, not this job's.
 """
 
@@ -29,6 +31,7 @@ from credo.policy import DEFAULT_POLICY, Policy, parse_policy
 from credo.training import train_target, write_model_artifacts
 from credo.training.compare import DEFAULT_SEARCH_SECONDS, compare_zoo
 from credo.training.report import build_report, write_report
+from credo.training.train import write_holdout_sample
 
 HYPERPARAMETERS_FILE: Final = Path("/opt/ml/input/config/hyperparameters.json")
 DEFAULT_TRAIN_DIR: Final = "./data/train"
@@ -132,6 +135,8 @@ def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> 
                 progress=print,
             )
         write_model_artifacts(comparison.selected, model_dir / target)
+        # the pipeline's evaluate step scores this model and the champion on the same holdout rows
+        write_holdout_sample(holdout, label, model_dir / target, seed=config.seed)
         results.append(comparison.result)
         print(f"{target}: selected {comparison.result.selected} ({comparison.result.selection_reason})")
     write_report(

@@ -11,11 +11,14 @@ import onnx
 import pandas as pd
 import pytest
 
+from credo.auc import roc_auc
 from credo.constants import TARGET_CREDIT
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, LABEL_CREDIT
+from credo.pipeline.holdout import load_holdout
 from credo.scoring.model import ModelContractError, ScoringModel
 from credo.training import TrainedModel, train_target, write_model_artifacts
 from credo.training.onnx_export import PARITY_TOLERANCE
+from credo.training.train import write_holdout_sample
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 11
@@ -267,6 +270,31 @@ def test_given_several_snapshots_on_an_opt_ml_tree_when_the_job_runs_then_the_zo
     searched = credit["models"][credit["selected"]]["search"]
     assert searched["folds"].startswith("2 time-ordered folds") and searched["budget_seconds"] <= 2
     assert credit["costs"] == {"target_bad_rate": 0.03, "loss_given_bad": 9000.0, "margin_per_good": 700.0}
+    holdout = load_holdout(model_dir / "credit" / "holdout.npz")  # what the pipeline's evaluate step reads
+    assert holdout.snapshot == "2025-09-01" and holdout.rows == card["rows"]["holdout"]
+    scored = ScoringModel((model_dir / "credit" / "model.onnx").read_bytes()).predict_bad_probability(
+        holdout.features
+    )
+    assert roc_auc(holdout.labels, scored) == pytest.approx(card["holdout_metrics"]["roc_auc"], abs=1e-3)
+
+
+def test_given_a_large_holdout_when_its_sample_is_written_then_it_keeps_labelled_rows_per_class(
+    table: pd.DataFrame, tmp_path: Path
+) -> None:
+    holdout = table.assign(snapshot_date=pd.Timestamp("2026-04-01"))
+    labelled = holdout[LABEL_CREDIT].dropna()
+
+    path = write_holdout_sample(holdout, LABEL_CREDIT, tmp_path / "credit", seed=SEED, max_rows=500)
+    sample = load_holdout(path)
+    again = load_holdout(
+        write_holdout_sample(holdout, LABEL_CREDIT, tmp_path / "again", seed=SEED, max_rows=500)
+    )
+
+    assert path == tmp_path / "credit" / "holdout.npz"
+    assert sample.rows == 500 and sample.snapshot == "2026-04-01"
+    assert sample.labels.mean() == pytest.approx(labelled.mean(), abs=0.01)  # stratified: the bad rate kept
+    assert np.array_equal(sample.features, again.features, equal_nan=True)  # same seed, same rows
+    assert sample.features.dtype == np.float32 and not np.isnan(sample.labels).any()
 
 
 def test_given_a_negative_search_budget_then_the_job_names_the_hyperparameter() -> None:

@@ -46,6 +46,7 @@ from credo.local import (
 )
 from credo.miners import MINERS
 from credo.online_store import OnlineFeatureStore
+from credo.pipeline.runs import out_of_time_snapshots
 from credo.policy import Policy
 from credo.privacy import load_hmac_key, tokenize
 from credo.registry import ModelRegistry
@@ -53,8 +54,6 @@ from credo.scoring.model import ScoringModel
 from credo.scoring.scale import scores_from_bad_probabilities
 from credo.settings import CredoSettings
 from credo.synthetic import WorldConfig, generate_world, roc_auc
-from credo.synthetic.calendar import add_months
-from credo.synthetic.credit import LABEL_MONTHS
 from credo.warehouse import build_features, load_lake
 from credo.warehouse.duckdb import DuckDBWarehouse
 
@@ -63,7 +62,6 @@ MINING_TIME = dt_time(2, 0)  # the schedules fire at 02:00 UTC on the 1st of eac
 LABELS = {c.TARGET_CREDIT: LABEL_CREDIT, c.TARGET_BUYING: LABEL_BUYING}
 POPULATIONS = {c.TARGET_CREDIT: "in_credit_population", c.TARGET_BUYING: "in_buying_population"}
 REALISM_KEYS = {c.TARGET_CREDIT: "credit_bad_90dpd_6m", c.TARGET_BUYING: "buying_bad_cod_failure_6m"}
-TRAINING_SNAPSHOTS = 3
 # Hyperparameter search per target: enough on 20k customers for a few settings of each model,
 # short enough that the demo stays a few minutes (the training job's default is a minute).
 DEMO_SEARCH_SECONDS = 20.0
@@ -169,8 +167,8 @@ def run_demo(
             notes.append(", ".join(f"{table}: {rows:,} rows" for table, rows in loaded.items()))
         snapshots = [date.fromisoformat(s) for s in world["snapshots"]]
         # Out of time: train on snapshots whose 6-month label windows end before the holdout starts.
-        holdout = snapshots[-1]
-        training = [s for s in snapshots if add_months(s, LABEL_MONTHS) <= holdout][-TRAINING_SNAPSHOTS:]
+        plan = out_of_time_snapshots(snapshots)
+        holdout, training = plan.holdout, list(plan.training)
         with steps.step(
             f"features and labels as of {', '.join(map(str, training))} (train)"
             f" and {holdout} (out-of-time holdout)"

@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from credo.pipeline.holdout import MAX_HOLDOUT_ROWS, save_holdout
 from credo.scoring import model as contract
 from credo.scoring.scale import scale_parameters
 from credo.training.baselines import reason_baselines
@@ -33,6 +34,7 @@ HOLDOUT_FRACTION: Final = 0.2
 MIN_ROWS_PER_CLASS: Final = 5
 MODEL_FILE: Final = "model.onnx"
 MODEL_CARD_FILE: Final = "model_card.json"
+SNAPSHOT_COLUMN: Final = "snapshot_date"
 
 # Small, regularised trees: a credit/buying population has few bad outcomes and noisy features.
 # class_weight stays None: the 300–900 scale reads probabilities as odds (600 = 30:1), and
@@ -171,9 +173,43 @@ def write_model_artifacts(model: TrainedModel, directory: Path) -> Path:
     return directory
 
 
+def write_holdout_sample(
+    holdout: pd.DataFrame,
+    label_column: str,
+    directory: Path,
+    *,
+    seed: int,
+    max_rows: int = MAX_HOLDOUT_ROWS,
+) -> Path:
+    """Write the labelled rows of an out-of-time holdout as <directory>/holdout.npz for the evaluate step.
+
+    At most `max_rows` rows, sampled per class in proportion (the same rows for the same seed),
+    float32 features in FEATURE_NAMES order: the step scores a challenger and its champion on them
+    with numpy and onnxruntime alone (credo.pipeline.holdout reads it).
+    """
+    features, labels = _labelled_rows(holdout, label_column)
+    snapshots = holdout[SNAPSHOT_COLUMN].dropna() if SNAPSHOT_COLUMN in holdout.columns else None
+    latest = "" if snapshots is None or snapshots.empty else pd.Timestamp(snapshots.max()).date().isoformat()
+    return save_holdout(directory, features, labels, seed=seed, snapshot=latest, max_rows=max_rows)
+
+
 def _labelled_matrix(
     table: pd.DataFrame, label_column: str
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    x, y = _labelled_rows(table, label_column)
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < MIN_ROWS_PER_CLASS:
+        raise ValueError(
+            f"{label_column} has {counts[0]} good and {counts[1]} bad rows; "
+            f"each class needs at least {MIN_ROWS_PER_CLASS}"
+        )
+    return x, y
+
+
+def _labelled_rows(
+    table: pd.DataFrame, label_column: str
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Features (float32, FEATURE_NAMES order, NaN = missing) and 0/1 labels of the labelled rows."""
     missing = [name for name in (*FEATURE_NAMES, label_column) if name not in table.columns]
     if missing:
         raise ValueError(f"training table lacks columns: {', '.join(missing)}")
@@ -181,16 +217,9 @@ def _labelled_matrix(
     labels = labelled[label_column].to_numpy(dtype=np.float64)
     if not np.isin(labels, (0.0, 1.0)).all():
         raise ValueError(f"{label_column} must hold 0, 1 or null")
-    y = labels.astype(np.int64)
-    counts = np.bincount(y, minlength=2)
-    if counts.min() < MIN_ROWS_PER_CLASS:
-        raise ValueError(
-            f"{label_column} has {counts[0]} good and {counts[1]} bad rows; "
-            f"each class needs at least {MIN_ROWS_PER_CLASS}"
-        )
     # float32 in training too, so split thresholds sit where onnxruntime's float32 input sees them.
     x = labelled[list(FEATURE_NAMES)].to_numpy(dtype=np.float32, na_value=np.nan)
-    return x, y
+    return x, labels.astype(np.int64)
 
 
 def _binary_metrics(y_true: npt.NDArray[np.int64], p_bad: npt.NDArray[np.float64]) -> dict[str, float]:
