@@ -32,8 +32,9 @@ setup: $(STAMP) ## create or refresh the virtualenv (.venv)
 demo: $(STAMP) ## run the whole pipeline end to end on a small synthetic world
 	$(BIN)/credo demo
 
-build: $(STAMP) ## build the Lambda layers into .build/layers (no Docker; rebuilds only what changed)
+build: $(STAMP) ## build the Lambda layers and the training job's source bundle into .build/ (no Docker; only what changed)
 	$(BIN)/python -m infra.build_layers
+	$(BIN)/python -m infra.training_bundle
 
 test: build ## run every test tier
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests

@@ -1,11 +1,14 @@
-"""Build the scoring Lambda's layers without Docker, rebuilding a layer only when its inputs change.
+"""Build the Lambda layers without Docker, rebuilding a layer only when its inputs change.
 
-    python -m infra.build_layers           # build what is stale, print each layer's unzipped size
+    python -m infra.build_layers           # build what is stale; print each layer's and each function's size
     python -m infra.build_layers --force   # rebuild everything
 
 Layers land in .build/layers/<name>/python/... (the layout Lambda expects). Each layer's input digest
 (its input files plus its build recipe) is written to .build/layers/<name>.sha256 once the layer is
 complete; the digest also serves as the CDK asset hash, so an unchanged layer is never re-uploaded.
+
+Lambda allows 250 MB unzipped for a function's code and its layers together, so the check is per
+function (FUNCTION_LAYERS): the runtime layer (onnxruntime) and the data layer (pyarrow) never meet.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / ".build" / "layers"
+FUNCTIONS_DIR = REPO_ROOT / "functions"
 
 LAMBDA_PYTHON_VERSION = "3.12"
 # onnxruntime ships only manylinux_2_28 wheels; Lambda's arm64 python3.12 runs Amazon Linux 2023.
@@ -40,6 +45,10 @@ class LayerNotBuiltError(FileNotFoundError):
     """A layer the stack needs has not been built yet."""
 
 
+class FunctionTooLargeError(RuntimeError):
+    """A function's code and layers together exceed Lambda's unzipped limit."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class LayerSpec:
     """How one layer is built: what it is made from and the pip arguments that make it."""
@@ -53,6 +62,8 @@ class LayerSpec:
     """A local project to install; built from a clean copy so setuptools writes nothing into the tree."""
     trim: tuple[str, ...] = ()
     """Globs under python/ removed after installing (tests, tools and scripts Lambda never runs)."""
+    description: str = ""
+    """What the layer holds, for its LayerVersion."""
 
     def directory(self, build_dir: Path = BUILD_DIR) -> Path:
         return build_dir / self.name
@@ -74,6 +85,7 @@ class LayerBuild:
 
 CORE = LayerSpec(
     name="core",
+    description="credo: Credo's domain package",
     inputs=(REPO_ROOT / "layers" / "core",),
     pip_args=("--no-deps",),
     project=REPO_ROOT / "layers" / "core",
@@ -83,8 +95,11 @@ CORE = LayerSpec(
 
 RUNTIME = LayerSpec(
     name="runtime",
+    description="onnxruntime, numpy, pydantic, Powertools",
     inputs=(REPO_ROOT / "layers" / "runtime" / "requirements.txt",),
     pip_args=(
+        # The requirements file is the whole lock (see its header); Lambda's runtime provides boto3.
+        "--no-deps",
         "--platform",
         LAMBDA_PLATFORM,
         # pip matches explicit platforms exactly: pydantic-core still ships manylinux2014 wheels.
@@ -107,7 +122,98 @@ RUNTIME = LayerSpec(
     ),
 )
 
-LAYERS: tuple[LayerSpec, ...] = (CORE, RUNTIME)
+DATA_REQUIREMENTS = REPO_ROOT / "layers" / "data" / "requirements.txt"
+# pip resolves nothing for this layer: the requirements file is its whole lock (see the file for why).
+DATA = LayerSpec(
+    name="data",
+    description="pyarrow, SQLAlchemy with the PostgreSQL and MySQL drivers, sqlglot",
+    inputs=(DATA_REQUIREMENTS,),
+    pip_args=(
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--platform",
+        LAMBDA_PLATFORM_LEGACY,
+        "--only-binary=:all:",
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--implementation",
+        "cp",
+        "--no-deps",
+        "-r",
+        str(DATA_REQUIREMENTS),
+    ),
+    trim=(
+        "bin",
+        "numpy/**/tests",
+        "numpy/_core/include",
+        "pyarrow/tests",
+        "pyarrow/_pyarrow_cpp_tests.*",
+        # Headers, C++ sources and Cython declarations: only for building against pyarrow.
+        "pyarrow/include",
+        "pyarrow/src",
+        "pyarrow/**/*.pxd",
+        "pyarrow/**/*.pxi",
+        "pyarrow/**/*.pyx",
+        # Link-time copies of libarrow_python*: the extensions load the `.so.<major>` soname only.
+        "pyarrow/libarrow_python*.so",
+        "pyarrow/libarrow_python*.so.*.*.*",
+        # Arrow Flight (RPC, 30 MB) and Arrow's own S3 filesystem (16 MB): credo talks to S3 through
+        # boto3 and never serves Arrow over the network. pyarrow.fs imports _s3fs only inside a
+        # try/except ImportError; nothing else links against these.
+        "pyarrow/flight.py",
+        "pyarrow/__pycache__/flight.*",
+        "pyarrow/_flight.*",
+        "pyarrow/libarrow_flight.so*",
+        "pyarrow/libarrow_python_flight.so*",
+        "pyarrow/_s3fs.*",
+        "pyarrow/libarrow_s3.so*",
+    ),
+)
+
+LAYERS: tuple[LayerSpec, ...] = (CORE, RUNTIME, DATA)
+LAYER_SPECS: Final[dict[str, LayerSpec]] = {spec.name: spec for spec in LAYERS}
+
+_SERVING_LAYERS: Final = (CORE.name, RUNTIME.name)
+_DATA_LAYERS: Final = (CORE.name, DATA.name)
+# Which layers each function in functions/<name> runs with. No function takes both runtime and data:
+# together they pass Lambda's 250 MB, so evaluate/promote stay off pyarrow and load/features/
+# materialize off onnxruntime.
+FUNCTION_LAYERS: Final[dict[str, tuple[str, ...]]] = {
+    "score": _SERVING_LAYERS,
+    "mine_registrations": _DATA_LAYERS,
+    "mine_orders": _DATA_LAYERS,
+    "mine_payments": _DATA_LAYERS,
+    "mine_marketing": _DATA_LAYERS,
+    "mine_reference": _DATA_LAYERS,
+    "mine_bureau": _DATA_LAYERS,
+    "pipeline_load": _DATA_LAYERS,
+    "pipeline_features": _DATA_LAYERS,
+    "pipeline_materialize": _DATA_LAYERS,
+    "pipeline_evaluate": _SERVING_LAYERS,
+    "pipeline_promote": _SERVING_LAYERS,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSize:
+    """A function's unzipped size as Lambda counts it: its code directory plus its layers."""
+
+    name: str
+    layers: tuple[str, ...]
+    code_bytes: int
+    layer_bytes: int
+    has_code: bool
+    """False while functions/<name> does not exist yet; its code then counts as 0 bytes."""
+    limit_bytes: int = LAMBDA_UNZIPPED_LIMIT_BYTES
+
+    @property
+    def total_bytes(self) -> int:
+        return self.code_bytes + self.layer_bytes
+
+    @property
+    def share(self) -> float:
+        """The fraction of Lambda's limit the function takes."""
+        return self.total_bytes / self.limit_bytes
 
 
 def _compile_bytecode() -> bool:
@@ -143,6 +249,59 @@ def input_digest(spec: LayerSpec, *, root: Path = REPO_ROOT) -> str:
 def directory_size(path: Path) -> int:
     """Unzipped size in bytes: what counts against Lambda's 250 MB limit."""
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file() and not file.is_symlink())
+
+
+def code_size(path: Path) -> int:
+    """A function directory's unzipped size as deployed: its CDK asset leaves bytecode caches out."""
+    if not path.is_dir():
+        return 0
+    return sum(
+        file.stat().st_size
+        for file in path.rglob("*")
+        if file.is_file()
+        and not file.is_symlink()
+        and "__pycache__" not in file.relative_to(path).parts
+        and file.suffix != ".pyc"
+    )
+
+
+def function_sizes(
+    builds: Mapping[str, LayerBuild],
+    *,
+    function_layers: Mapping[str, tuple[str, ...]] = FUNCTION_LAYERS,
+    functions_dir: Path = FUNCTIONS_DIR,
+    limit_bytes: int = LAMBDA_UNZIPPED_LIMIT_BYTES,
+) -> dict[str, FunctionSize]:
+    """Each function's code + layers, for the functions whose layers are all among `builds`."""
+    sizes = {}
+    for name, layers in function_layers.items():
+        if not all(layer in builds for layer in layers):
+            continue
+        code = functions_dir / name
+        sizes[name] = FunctionSize(
+            name=name,
+            layers=layers,
+            code_bytes=code_size(code),
+            layer_bytes=sum(builds[layer].size_bytes for layer in layers),
+            has_code=code.is_dir(),
+            limit_bytes=limit_bytes,
+        )
+    return sizes
+
+
+def check_function_sizes(sizes: Mapping[str, FunctionSize]) -> None:
+    """Raise FunctionTooLargeError naming every function over Lambda's unzipped limit."""
+    over = [size for size in sizes.values() if size.total_bytes > size.limit_bytes]
+    if over:
+        raise FunctionTooLargeError(
+            "; ".join(
+                f"function {size.name!r} takes {size.total_bytes / 2**20:.1f} MB unzipped (code "
+                f"{size.code_bytes / 2**20:.1f} MB + layers {'+'.join(size.layers)} "
+                f"{size.layer_bytes / 2**20:.1f} MB); Lambda allows {size.limit_bytes / 2**20:.1f} MB "
+                "for a function and its layers"
+                for size in over
+            )
+        )
 
 
 def stamped_digest(spec: LayerSpec, *, build_dir: Path = BUILD_DIR) -> str:
@@ -223,12 +382,7 @@ def build_all(
     with (build_dir / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         builds = {spec.name: build_layer(spec, build_dir=build_dir, force=force) for spec in specs}
-    total = sum(build.size_bytes for build in builds.values())
-    if total > LAMBDA_UNZIPPED_LIMIT_BYTES:
-        raise RuntimeError(
-            f"layers take {total / 2**20:.1f} MB unzipped; Lambda allows "
-            f"{LAMBDA_UNZIPPED_LIMIT_BYTES / 2**20:.0f} MB for a function and its layers"
-        )
+    check_function_sizes(function_sizes(builds))
     return builds
 
 
@@ -242,12 +396,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"layer {build.name:<8} {build.size_bytes / 2**20:7.1f} MB unzipped  ({state})  {build.directory}"
         )
-    total = sum(build.size_bytes for build in builds.values())
-    print(
-        f"layers   total {total / 2**20:7.1f} MB of Lambda's "
-        f"{LAMBDA_UNZIPPED_LIMIT_BYTES / 2**20:.0f} MB (function code not included)"
-    )
+    print()
+    print(format_function_sizes(function_sizes(builds).values()))
     return 0
+
+
+def format_function_sizes(sizes: Iterable[FunctionSize]) -> str:
+    """The per-function table: function, layers, unzipped MB (code + layers), share of the limit."""
+    rows = list(sizes)
+    limit = f"{LAMBDA_UNZIPPED_LIMIT_BYTES / 2**20:.0f} MB"
+    lines = [f"{'function':<22} {'layers':<14} {'MB':>7}  share of {limit}"]
+    for size in rows:
+        note = "" if size.has_code else f"  (no functions/{size.name} yet: code counted as 0)"
+        lines.append(
+            f"{size.name:<22} {'+'.join(size.layers):<14} {size.total_bytes / 2**20:7.1f}  "
+            f"{size.share:6.1%}{note}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.build_layers import REPO_ROOT
 from infra.config import EnvironmentConfig
-from infra.credo_stack import DataStack, ServingStack, WarehouseStack
+from infra.credo_stack import DataStack, MiningStack, ServingStack, TrainingStack, WarehouseStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 PROJECT_TAG = "credo"
@@ -31,6 +31,14 @@ def create_app(*, outdir: str | None = None, context: Mapping[str, Any] | None =
 
 def warehouse_stack_id(environment: str) -> str:
     return f"Credo-{environment}-Warehouse"
+
+
+def mining_stack_id(environment: str) -> str:
+    return f"Credo-{environment}-Mining"
+
+
+def training_stack_id(environment: str) -> str:
+    return f"Credo-{environment}-Training"
 
 
 def serving_stack_id(environment: str) -> str:
@@ -66,9 +74,31 @@ def _add_environment_stacks(app: App) -> tuple[Stack, ...]:
         env=env,
         description=f"Credo {config.name}: online EMI / COD eligibility scoring",
     )
-    # The serving stack reads the HMAC key the data stack creates.
+    mining = MiningStack(
+        app,
+        mining_stack_id(config.name),
+        config=config,
+        lake_bucket=data.lake.bucket,
+        drops_bucket=data.drops.bucket,
+        env=env,
+        description=f"Credo {config.name}: the six scheduled miners, their dead-letter queues and alarms",
+    )
+    training = TrainingStack(
+        app,
+        training_stack_id(config.name),
+        config=config,
+        lake_bucket=data.lake.bucket,
+        model_bucket=serving.models.bucket,
+        feature_table=serving.feature_table,
+        policy_parameter=serving.policy_parameter,
+        warehouse=warehouse.warehouse,
+        env=env,
+        description=f"Credo {config.name}: the scheduled training pipeline (Step Functions, SageMaker)",
+    )
+    # Serving and mining read the HMAC key the data stack creates, by name.
     serving.add_stack_dependency(data)
-    stacks = (data, warehouse, serving)
+    mining.add_stack_dependency(data)
+    stacks = (data, warehouse, serving, mining, training)
     for stack in stacks:
         Tags.of(stack).add("project", PROJECT_TAG)
         Tags.of(stack).add("environment", config.name)

@@ -7,12 +7,9 @@ migration, through the Data API that `Warehouse.grant_data_api` opens.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
-import jsii
 from aws_cdk import Acknowledgment, Fn, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -21,9 +18,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_redshiftserverless as redshiftserverless
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from credo import constants
+from infra.nag import WildcardAcknowledgments
 
 # Namespace and workgroup names: 3-64 of a-z, 0-9 and '-' (CloudFormation's pattern for both).
 _RESOURCE_NAME: Final = re.compile(r"[a-z0-9-]{3,64}")
@@ -342,46 +340,17 @@ class Warehouse(Construct):
                 "caller's own IAM session submitted, as in AWS's AmazonRedshiftQueryEditor policy.",
             )
         )
-        # The copy role's findings name the lake bucket's ARN as the synthesized template writes it,
-        # which for a bucket of another stack is only known once CDK has resolved cross-stack references.
-        self.node.add_validation(_AcknowledgeOnceResolved(lambda: self._acknowledge_copy_role(lake_bucket)))
-
-    def _acknowledge_copy_role(self, lake_bucket: s3.IBucket) -> None:
-        bucket = _nag_reference(Stack.of(self.copy_role).resolve(lake_bucket.bucket_arn))
-        Validations.of(self.copy_role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{bucket}/{constants.RAW_PREFIX}/*]",
-                reason="COPY reads every Parquet part under raw/<source>/dt=.../ that the miners wrote; the "
-                "object keys are not known when the role is made. Read-only, raw/ only.",
-            ),
-            Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{bucket}/{constants.FEATURES_PREFIX}/*]",
-                reason="UNLOAD writes Parquet parts and a manifest under features/training/<run_id>/, and "
-                "CLEANPATH first deletes what an earlier attempt of the same run left there; run ids are "
-                "made at run time. Put and delete only, features/ only.",
-            ),
+        wildcards = WildcardAcknowledgments(self)
+        wildcards.add(
+            self.copy_role,
+            lake_bucket.arn_for_objects(f"{constants.RAW_PREFIX}/*"),
+            "COPY reads every Parquet part under raw/<source>/dt=.../ that the miners wrote; the object "
+            "keys are not known when the role is made. Read-only, raw/ only.",
         )
-
-
-@jsii.implements(IValidation)
-class _AcknowledgeOnceResolved:
-    """Runs `acknowledge` when CDK validates the tree: after references are resolved, before synthesis."""
-
-    def __init__(self, acknowledge: Callable[[], None]) -> None:
-        self._acknowledge = acknowledge
-
-    def validate(self) -> list[str]:
-        self._acknowledge()
-        return []
-
-
-def _nag_reference(resolved: Any) -> str:
-    """A resolved value as cdk-nag writes it in a finding's id: `<Id.Attr>`, `<Id>`, else its JSON."""
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and list(resolved) == ["Fn::GetAtt"]:
-        logical_id, attribute = resolved["Fn::GetAtt"]
-        return f"<{logical_id}.{attribute}>"
-    if isinstance(resolved, dict) and list(resolved) == ["Ref"]:
-        return f"<{resolved['Ref']}>"
-    return json.dumps(resolved, separators=(",", ":"))
+        wildcards.add(
+            self.copy_role,
+            lake_bucket.arn_for_objects(f"{constants.FEATURES_PREFIX}/*"),
+            "UNLOAD writes Parquet parts and a manifest under features/training/<run_id>/, and CLEANPATH "
+            "first deletes what an earlier attempt of the same run left there; run ids are made at run "
+            "time. Put and delete only, features/ only.",
+        )

@@ -81,10 +81,16 @@ def _lifecycle_rules(template: Template, bucket_id: str) -> dict[str, dict[str, 
     return {rule["Id"]: rule for rule in rules}
 
 
-def test_given_dev_context_when_all_stacks_are_added_then_data_and_serving_stacks_carry_the_environment(
+def test_given_dev_context_when_all_stacks_are_added_then_every_stack_carries_the_environment(
     stacks: dict[str, Stack], data_stack: DataStack
 ) -> None:
-    assert sorted(stacks) == ["Credo-dev-Data", "Credo-dev-Serving", "Credo-dev-Warehouse"]
+    assert sorted(stacks) == [
+        "Credo-dev-Data",
+        "Credo-dev-Mining",
+        "Credo-dev-Serving",
+        "Credo-dev-Training",
+        "Credo-dev-Warehouse",
+    ]
     assert data_stack.stack_name == "Credo-dev-Data"
     assert data_stack.config.raw_retention_days == DEV_RAW_RETENTION_DAYS
 

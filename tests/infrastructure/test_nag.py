@@ -13,8 +13,18 @@ from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
+from credo import constants
 from infra.build_layers import LayerBuild
-from infra.credo_app import add_all_stacks, create_app, data_stack_id, serving_stack_id, warehouse_stack_id
+from infra.credo_app import (
+    add_all_stacks,
+    cdk_json_context,
+    create_app,
+    data_stack_id,
+    mining_stack_id,
+    serving_stack_id,
+    training_stack_id,
+    warehouse_stack_id,
+)
 from infra.credo_stack import ServingStack
 from infra.scoring_api_construct import ApiFirewall
 from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors, only
@@ -276,3 +286,46 @@ def test_given_dev_app_when_synthesized_then_cfn_lint_finds_no_error_in_any_stac
         for stack_id, stack in synthesized.stacks.items()
     }
     assert errors == {stack_id: [] for stack_id in synthesized.stacks}
+
+
+# --- how the stacks fit together ------------------------------------------------------------------
+
+
+def test_given_dev_app_when_synthesized_then_stacks_that_read_the_hmac_key_by_name_deploy_after_data(
+    synthesized: Synthesized,
+) -> None:
+    for stack_id in (serving_stack_id("dev"), mining_stack_id("dev")):
+        dependencies = {dependency.node.id for dependency in synthesized.stacks[stack_id].dependencies}
+        assert data_stack_id("dev") in dependencies, stack_id
+
+
+def test_given_dev_app_when_synthesized_then_miners_and_scoring_tokenise_with_the_same_key(
+    synthesized: Synthesized,
+) -> None:
+    secret_names = set()
+    for stack_id in (serving_stack_id("dev"), mining_stack_id("dev")):
+        template = Template.from_stack(synthesized.stacks[stack_id])
+        for function in template.find_resources("AWS::Lambda::Function").values():
+            variables = function["Properties"].get("Environment", {}).get("Variables", {})
+            if constants.ENV_HMAC_SECRET_NAME in variables:
+                secret_names.add(variables[constants.ENV_HMAC_SECRET_NAME])
+    assert secret_names == {"credo/dev/hmac-key"}
+
+
+def test_given_dev_app_when_synthesized_then_the_training_job_uses_the_regions_sklearn_image_and_dev_instance(
+    synthesized: Synthesized,
+) -> None:
+    template = Template.from_stack(synthesized.stacks[training_stack_id("dev")])
+    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+    definition = json.dumps(machine["Properties"]["DefinitionString"])
+    assert "720646828776.dkr.ecr.ap-south-1.amazonaws.com/sagemaker-scikit-learn" in definition
+    assert "ml.m5.xlarge" in definition  # cdk.json, dev
+
+
+def test_given_dev_app_when_synthesized_then_each_miner_runs_on_its_cdk_json_schedule(
+    synthesized: Synthesized,
+) -> None:
+    schedules = cdk_json_context()["environments"]["dev"]["mining_schedules"]
+    template = Template.from_stack(synthesized.stacks[mining_stack_id("dev")])
+    rules = [rule["Properties"] for rule in template.find_resources("AWS::Events::Rule").values()]
+    assert sorted(rule["ScheduleExpression"] for rule in rules) == sorted(schedules.values())
