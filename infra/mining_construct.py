@@ -45,6 +45,10 @@ from infra.nag import WildcardAcknowledgments
 LAKE_WRITE_PREFIXES: Final = (constants.RAW_PREFIX, constants.QUARANTINE_PREFIX, constants.MANIFEST_PREFIX)
 
 
+def miner_function_name(environment_name: str, source: str) -> str:
+    return f"credo-{environment_name}-mine-{source}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class MinerAccess:
     """What one miner reads beyond its own lake prefixes, its watermark and the HMAC key."""
@@ -130,6 +134,7 @@ class Miner(Construct):
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetters",
+            queue_name=f"{miner_function_name(resources.environment_name, source)}-dead-letters",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=self.DEAD_LETTER_RETENTION,
@@ -145,6 +150,8 @@ class Miner(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
+            # A known name, so that ops can run a miner by hand (docs/operations.md).
+            function_name=miner_function_name(resources.environment_name, source),
             description=f"Credo {resources.environment_name}: mines {source} into the lake",
             runtime=self.RUNTIME,
             architecture=self.ARCHITECTURE,

@@ -266,6 +266,8 @@ def test_given_the_miners_when_synthesized_then_six_arm64_python312_functions_ru
         assert properties["Timeout"] == 900
         assert properties["MemorySize"] == 2048
         assert len(properties["Layers"]) == 2  # core + data
+        # Named, so that ops can invoke a miner by hand (docs/operations.md).
+        assert properties["FunctionName"] == f"credo-{ENVIRONMENT}-mine-{source}"
         assert properties["LoggingConfig"]["LogGroup"] == {
             "Ref": _logical_id(composed.miners.miners[source].log_group)
         }
