@@ -50,6 +50,7 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_mining.py
 	$(BIN)/python bench/bench_training.py
 	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_packages.py
 
 docs: $(STAMP) ## regenerate docs/features.md and docs/openapi.json from the code (tests fail when they drift)
 	$(BIN)/python -m credo.features > docs/features.md
