@@ -17,6 +17,7 @@ and never re-uploaded.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gzip
 import hashlib
 import io
@@ -104,15 +105,18 @@ def build_bundle(*, build_dir: Path = BUILD_DIR, root: Path = REPO_ROOT, force: 
     """The bundle's path, after (re)building it if its stamp does not match its inputs."""
     bundle, stamp = build_dir / BUNDLE_NAME, build_dir / STAMP_NAME
     digest = bundle_digest(root=root)
-    if force or _stamped(bundle, stamp) != digest:
-        build_dir.mkdir(parents=True, exist_ok=True)
-        # Write beside the old bundle and swap: an interrupted build never leaves half an archive
-        # behind a valid stamp.
-        stamp.unlink(missing_ok=True)
-        partial = build_dir / f"{BUNDLE_NAME}.partial"
-        partial.write_bytes(_archive(bundle_members(root=root)))
-        partial.replace(bundle)
-        stamp.write_text(digest + "\n")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # Test workers synthesize the training stack in parallel; one builds while the others wait.
+    with (build_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if force or _stamped(bundle, stamp) != digest:
+            # Write beside the old bundle and swap: an interrupted build never leaves half an archive
+            # behind a valid stamp.
+            stamp.unlink(missing_ok=True)
+            partial = build_dir / f"{BUNDLE_NAME}.partial"
+            partial.write_bytes(_archive(bundle_members(root=root)))
+            partial.replace(bundle)
+            stamp.write_text(digest + "\n")
     return bundle
 
 
