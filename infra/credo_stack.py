@@ -27,7 +27,8 @@ from infra.policy_construct import DecisionPolicy
 from infra.scoring_api_construct import ScoringApi
 from infra.scoring_construct import ScoringFunction
 from infra.training_bundle import build_bundle
-from infra.training_pipeline_construct import TrainingPipeline, sklearn_training_image_uri
+from infra.training_job_construct import sklearn_training_image_uri
+from infra.training_pipeline_construct import TrainingPipeline
 from infra.warehouse_construct import Warehouse
 
 FUNCTIONS_ROOT = REPO_ROOT / "functions"

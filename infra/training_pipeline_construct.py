@@ -1,7 +1,7 @@
 """The training pipeline: load → features → train → evaluate → promote → materialise, on a schedule.
 
 A Step Functions state machine runs five Lambda steps (thin handlers over credo.pipeline) around one
-SageMaker training job that runs training/train.py in AWS's scikit-learn container. Each Lambda
+SageMaker training job (infra/training_job_construct.py) that runs training/train.py. Each Lambda
 state receives exactly its contract's event, built from the previous state's selected output; any
 failure ends the execution in a Fail state that carries the error and its cause, so the execution
 counts as failed in CloudWatch.
@@ -9,23 +9,19 @@ counts as failed in CloudWatch.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
@@ -33,7 +29,7 @@ from constructs import Construct
 
 from credo import constants
 from infra.nag import WildcardAcknowledgments
-from infra.training_bundle import ENTRY_POINT
+from infra.training_job_construct import TrainingJob, grant_key_through_s3
 
 LOAD: Final = "pipeline_load"
 FEATURES: Final = "pipeline_features"
@@ -41,58 +37,6 @@ EVALUATE: Final = "pipeline_evaluate"
 PROMOTE: Final = "pipeline_promote"
 MATERIALIZE: Final = "pipeline_materialize"
 PIPELINE_FUNCTIONS: Final = (LOAD, FEATURES, EVALUATE, PROMOTE, MATERIALIZE)
-
-# AWS's scikit-learn framework container: scikit-learn 1.9 on Python 3.12 (Amazon Linux 2023), the
-# Python of the Lambda runtime and of training/requirements.txt's wheels. The registry accounts are
-# those of the SageMaker Python SDK's image_uri_config/sklearn.json.
-SKLEARN_IMAGE_REPOSITORY: Final = "sagemaker-scikit-learn"
-SKLEARN_IMAGE_TAG: Final = "1.9-0-cpu-py3"
-SKLEARN_IMAGE_REGISTRIES: Final[Mapping[str, str]] = {
-    "af-south-1": "510948584623",
-    "ap-east-1": "651117190479",
-    "ap-northeast-1": "354813040037",
-    "ap-northeast-2": "366743142698",
-    "ap-northeast-3": "867004704886",
-    "ap-south-1": "720646828776",
-    "ap-south-2": "628508329040",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-southeast-3": "951798379941",
-    "ap-southeast-4": "106583098589",
-    "ca-central-1": "341280168497",
-    "ca-west-1": "190319476487",
-    "cn-north-1": "450853457545",
-    "cn-northwest-1": "451049120500",
-    "eu-central-1": "492215442770",
-    "eu-central-2": "680994064768",
-    "eu-north-1": "662702820516",
-    "eu-south-1": "978288397137",
-    "eu-south-2": "104374241257",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-west-3": "659782779980",
-    "me-central-1": "272398656194",
-    "me-south-1": "801668240914",
-    "sa-east-1": "737474898029",
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-gov-east-1": "237065988967",
-    "us-gov-west-1": "414596584902",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-}
-
-
-def sklearn_training_image_uri(region: str) -> str:
-    """The scikit-learn training container of a region: Credo's default `training_image_uri`."""
-    try:
-        account = SKLEARN_IMAGE_REGISTRIES[region]
-    except KeyError:
-        raise ValueError(
-            f"no SageMaker scikit-learn image is known for region {region!r}; set training_image_uri"
-        ) from None
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"{account}.dkr.ecr.{region}.{domain}/{SKLEARN_IMAGE_REPOSITORY}:{SKLEARN_IMAGE_TAG}"
 
 
 class PipelineLayers(Protocol):
@@ -127,7 +71,7 @@ class PipelineStep:
 
 
 class TrainingPipeline(Construct):
-    """The scheduled state machine, its five Lambda steps and the SageMaker training job's role."""
+    """The scheduled state machine, its five Lambda steps and the SageMaker training job it runs."""
 
     RUNTIME = lambda_.Runtime.PYTHON_3_12
     ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -189,23 +133,6 @@ class TrainingPipeline(Construct):
     RETRY_BACKOFF_RATE = 2.0
     # boto3's batch_writer sends BatchWriteItem only (credo.online_store).
     MATERIALIZE_TABLE_ACTIONS = ("dynamodb:BatchWriteItem",)
-
-    # SageMaker job names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}; run ids are at most 40 characters.
-    MAX_JOB_NAME_LENGTH = 63
-    MAX_RUN_ID_LENGTH = 40
-    # train.py reads pip wheels (about 1.5 GB installed) and the Parquet training set from the volume.
-    TRAINING_VOLUME = Size.gibibytes(30)
-    TRAINING_CHANNEL = "train"
-    TRAINING_CONTENT_TYPE = "application/x-parquet"
-    TRAINING_FEATURES_PREFIX = f"{constants.FEATURES_PREFIX}/training/"
-    TRAINING_OUTPUT_PREFIX = "training-jobs/"
-    SAGEMAKER_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-    SAGEMAKER_LOG_ACTIONS = (
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "logs:DescribeLogStreams",
-    )
     # Slack beyond the steps' own limits: SageMaker's wait for an instance, retries, transitions.
     EXECUTION_SLACK = Duration.hours(1)
 
@@ -230,24 +157,28 @@ class TrainingPipeline(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        job_name_prefix = f"credo-{environment_name}-"
-        self._check_arguments(job_name_prefix, training_instance_type, source_bundle, functions_root)
+        self._wildcards = WildcardAcknowledgments(self)
+        # "Default" is left out of logical ids: the job's key, its alias and its role keep the ids they
+        # had when they were the pipeline's own, so a deployed stack updates them in place instead of
+        # replacing a retained key whose alias name the new one could not take.
+        self.training_job = TrainingJob(
+            self,
+            "Default",
+            environment_name=environment_name,
+            lake_bucket=lake_bucket,
+            model_bucket=model_bucket,
+            source_bundle=source_bundle,
+            training_image_uri=training_image_uri,
+            training_instance_type=training_instance_type,
+            training_max_runtime=training_max_runtime,
+            wildcards=self._wildcards,
+        )
+        self.training_role = self.training_job.role
+        self.key = self.training_job.key
+        self.source_bundle = self.training_job.source_bundle
+        self._check_functions(functions_root)
         self._lake_bucket = lake_bucket
         self._model_bucket = model_bucket
-        self._wildcards = WildcardAcknowledgments(self)
-
-        self.source_bundle = s3_assets.Asset(self, "SourceBundle", path=str(source_bundle))
-        # Training outputs hold each target's holdout sample (pseudonymised feature rows): the job's
-        # volume and its model.tar.gz are encrypted with a key of the pipeline's own.
-        self.key = kms.Key(
-            self,
-            "Key",
-            alias=f"alias/credo-{environment_name}-training",
-            description=f"Credo {environment_name}: encrypts training job volumes and outputs",
-            enable_key_rotation=True,
-            # Outputs in the model bucket outlive the stack and are unreadable without it.
-            removal_policy=RemovalPolicy.RETAIN,
-        )
 
         environment = {
             constants.ENV_LAKE_BUCKET: lake_bucket.bucket_name,
@@ -289,14 +220,8 @@ class TrainingPipeline(Construct):
         self._grant_promote(self._roles[PROMOTE])
         feature_table.grant(self._roles[MATERIALIZE], *self.MATERIALIZE_TABLE_ACTIONS)
 
-        self.training_role = self._training_role(environment_name)
         self.log_group = logs.LogGroup(self, "ExecutionLogs", retention=log_retention)
-        definition = self._definition(
-            job_name_prefix=job_name_prefix,
-            training_image_uri=training_image_uri,
-            training_instance_type=training_instance_type,
-            training_max_runtime=training_max_runtime,
-        )
+        definition = self._definition()
         steps_timeout = sum(step.timeout.to_seconds() for step in self.STEPS.values())
         self.state_machine = sfn.StateMachine(
             self,
@@ -344,26 +269,8 @@ class TrainingPipeline(Construct):
             MATERIALIZE: (constants.ENV_FEATURE_TABLE, *warehouse),
         }[name]
 
-    def _check_arguments(
-        self, job_name_prefix: str, training_instance_type: str, source_bundle: Path, functions_root: Path
-    ) -> None:
-        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*-", job_name_prefix):
-            raise ValueError(
-                f"environment name in {job_name_prefix!r} must be lowercase letters, digits, '-'"
-            )
-        if len(job_name_prefix) + self.MAX_RUN_ID_LENGTH > self.MAX_JOB_NAME_LENGTH:
-            raise ValueError(
-                f"training job names {job_name_prefix}<run id> would exceed SageMaker's "
-                f"{self.MAX_JOB_NAME_LENGTH} characters: shorten the environment name"
-            )
-        if not training_instance_type.startswith("ml."):
-            raise ValueError(
-                f"training_instance_type {training_instance_type!r} is not a SageMaker type (ml.*)"
-            )
-        if not source_bundle.is_file():
-            raise FileNotFoundError(
-                f"training source bundle {source_bundle} is missing; run `python -m infra.training_bundle`"
-            )
+    @staticmethod
+    def _check_functions(functions_root: Path) -> None:
         missing = [
             name for name in PIPELINE_FUNCTIONS if not (functions_root / name / "handler.py").is_file()
         ]
@@ -440,21 +347,21 @@ class TrainingPipeline(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[self._lake_bucket.arn_for_objects(f"{self.TRAINING_FEATURES_PREFIX}*")],
+                resources=[self._lake_bucket.arn_for_objects(f"{TrainingJob.TRAINING_FEATURES_PREFIX}*")],
             )
         )
-        self._grant_lake_key(role, "kms:Decrypt")
+        grant_key_through_s3(self, role, self._lake_bucket.encryption_key, "kms:Decrypt")
 
     def _grant_evaluate(self, role: iam.IRole) -> None:
         # Reads the job's model.tar.gz and each target's champion; writes nothing.
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[self._training_outputs(), *self._registry_objects()],
+                resources=[self.training_job.outputs, *self._registry_objects()],
             )
         )
         self._grant_registry_listing(role)
-        self._grant_training_key(role, "kms:Decrypt")
+        self.training_job.grant_decrypt_outputs(role)
 
     def _grant_promote(self, role: iam.IRole) -> None:
         # Reads the job's output and the registry, writes versions and champion pointers, never the
@@ -462,14 +369,14 @@ class TrainingPipeline(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[self._training_outputs(), *self._registry_objects()],
+                resources=[self.training_job.outputs, *self._registry_objects()],
             )
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=self._registry_objects())
         )
         self._grant_registry_listing(role)
-        self._grant_training_key(role, "kms:Decrypt")
+        self.training_job.grant_decrypt_outputs(role)
 
     def _grant_registry_listing(self, role: iam.IRole) -> None:
         # The registry lists a version's folder to see that it is registered, and S3 answers a HEAD on
@@ -478,108 +385,9 @@ class TrainingPipeline(Construct):
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self._model_bucket.bucket_arn])
         )
 
-    def _grant_lake_key(self, grantee: iam.IGrantable, *actions: str) -> None:
-        key = self._lake_bucket.encryption_key
-        if key is not None:
-            # Only through S3: the principal reads lake objects, it never calls KMS itself.
-            grantee.grant_principal.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=list(actions),
-                    resources=[key.key_arn],
-                    conditions={
-                        "StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}
-                    },
-                )
-            )
-
-    def _grant_training_key(self, grantee: iam.IGrantable, *actions: str) -> None:
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(actions),
-                resources=[self.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
-            )
-        )
-
-    def _training_outputs(self) -> str:
-        return self._model_bucket.arn_for_objects(f"{self.TRAINING_OUTPUT_PREFIX}*")
-
-    def _sagemaker_log_streams(self) -> str:
-        """SageMaker's log group of training jobs and its streams (log-group:<name>:*)."""
-        return Stack.of(self).format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=f"{self.SAGEMAKER_LOG_GROUP}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-
-    def _training_role(self, environment_name: str) -> iam.Role:
-        """The role the training job runs as: read its data and code, write its output and logs."""
-        role = iam.Role(
-            self,
-            "TrainingRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"Credo {environment_name}: SageMaker training job of the training pipeline",
-        )
-        # File mode lists the channel's prefix, then downloads every object under it.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self._lake_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{self.TRAINING_FEATURES_PREFIX}*"]}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self._lake_bucket.arn_for_objects(f"{self.TRAINING_FEATURES_PREFIX}*")],
-            )
-        )
-        self._grant_lake_key(role, "kms:Decrypt")
-        # The toolkit downloads sagemaker_submit_directory: this one object, nothing else of the
-        # assets bucket.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[self.source_bundle.bucket.arn_for_objects(self.source_bundle.s3_object_key)],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self._training_outputs()])
-        )
-        # model.tar.gz is uploaded under the training key: SSE-KMS makes a data key per object, and
-        # SageMaker's documentation asks for Encrypt; multipart uploads read their parts back.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]
-            )
-        )
-        # The ML storage volume is encrypted under the training key through a grant to EBS.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["kms:CreateGrant"],
-                resources=[self.key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
-        role.add_to_policy(iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[self.key.key_arn]))
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=list(self.SAGEMAKER_LOG_ACTIONS), resources=[self._sagemaker_log_streams()]
-            )
-        )
-        return role
-
     # The state machine.
 
-    def _definition(
-        self,
-        *,
-        job_name_prefix: str,
-        training_image_uri: str,
-        training_instance_type: str,
-        training_max_runtime: Duration,
-    ) -> sfn.IChainable:
+    def _definition(self) -> sfn.IChainable:
         failed = sfn.Fail(
             self,
             "Failed",
@@ -620,12 +428,7 @@ class TrainingPipeline(Construct):
                 "hyperparameters": sfn.JsonPath.object_at("$.Payload.hyperparameters"),
             },
         )
-        train = self._training_state(
-            job_name_prefix=job_name_prefix,
-            training_image_uri=training_image_uri,
-            training_instance_type=training_instance_type,
-            training_max_runtime=training_max_runtime,
-        )
+        train = self.training_job.task_state("Train")
         evaluate = self._lambda_state(
             "Evaluate",
             EVALUATE,
@@ -695,74 +498,6 @@ class TrainingPipeline(Construct):
         )
         return state
 
-    def _training_state(
-        self,
-        *,
-        job_name_prefix: str,
-        training_image_uri: str,
-        training_instance_type: str,
-        training_max_runtime: Duration,
-    ) -> sfn_tasks.SageMakerCreateTrainingJob:
-        # The SageMaker training toolkit unpacks sagemaker_submit_directory and runs sagemaker_program
-        # from it; it looks for the directory among the hyperparameters only. On a clash these keys
-        # win over the features step's. Braces are reserved in an intrinsic's string literal: escaped.
-        framework = (
-            '\\{"sagemaker_program":"' + ENTRY_POINT + '",'
-            '"sagemaker_submit_directory":"' + self.source_bundle.s3_object_url + '"\\}'
-        )
-        hyperparameters = sfn.JsonPath.json_merge(
-            sfn.JsonPath.object_at("$.hyperparameters"), sfn.JsonPath.string_to_json(framework)
-        )
-        return _TrainingJobState(
-            self,
-            "Train",
-            hyperparameters_path=hyperparameters,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            training_job_name=sfn.JsonPath.format(
-                f"{job_name_prefix}{{}}", sfn.JsonPath.string_at("$.run_id")
-            ),
-            # The task would grant the role KMS and S3 actions of its own, on '*' for a dynamic input
-            # location; the role's statements are written out in _training_role instead.
-            role=self.training_role.without_policy_updates(),
-            algorithm_specification=sfn_tasks.AlgorithmSpecification(
-                training_image=sfn_tasks.DockerImage.from_registry(training_image_uri),
-                training_input_mode=sfn_tasks.InputMode.FILE,
-            ),
-            input_data_config=[
-                sfn_tasks.Channel(
-                    channel_name=self.TRAINING_CHANNEL,
-                    content_type=self.TRAINING_CONTENT_TYPE,
-                    data_source=sfn_tasks.DataSource(
-                        s3_data_source=sfn_tasks.S3DataSource(
-                            s3_location=sfn_tasks.S3Location.from_json_expression("$.training_data"),
-                            s3_data_type=sfn_tasks.S3DataType.S3_PREFIX,
-                        )
-                    ),
-                )
-            ],
-            output_data_config=sfn_tasks.OutputDataConfig(
-                s3_output_location=_S3Uri(
-                    f"s3://{self._model_bucket.bucket_name}/{self.TRAINING_OUTPUT_PREFIX}"
-                ),
-                encryption_key=self.key,
-            ),
-            resource_config=sfn_tasks.ResourceConfig(
-                instance_count=1,
-                # CDK writes the "ml." prefix itself.
-                instance_type=ec2.InstanceType(training_instance_type.removeprefix("ml.")),
-                volume_size=self.TRAINING_VOLUME,
-                volume_encryption_key=self.key,
-            ),
-            stopping_condition=sfn_tasks.StoppingCondition(max_runtime=training_max_runtime),
-            # The toolkit pip-installs requirements.txt from PyPI: the job needs the network.
-            enable_network_isolation=False,
-            result_selector={
-                "model_artifacts": sfn.JsonPath.string_at("$.ModelArtifacts.S3ModelArtifacts"),
-                "training_job_name": sfn.JsonPath.string_at("$.TrainingJobName"),
-            },
-            result_path="$.training",
-        )
-
     # cdk-nag.
 
     def _acknowledge_checks(self) -> None:
@@ -783,17 +518,16 @@ class TrainingPipeline(Construct):
                 "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
                 "'*' is the only resource they accept.",
             )
-        features = self._lake_bucket.arn_for_objects(f"{self.TRAINING_FEATURES_PREFIX}*")
         acknowledge(
             self._roles[FEATURES],
-            features,
+            self._lake_bucket.arn_for_objects(f"{TrainingJob.TRAINING_FEATURES_PREFIX}*"),
             "Reads the UNLOAD manifest under features/training/<run id>/; run ids are made at run time. "
             "GetObject only, that prefix only.",
         )
         for name, access in ((EVALUATE, "Reads"), (PROMOTE, "Reads and writes")):
             acknowledge(
                 self._roles[name],
-                self._training_outputs(),
+                self.training_job.outputs,
                 "Reads the training job's model.tar.gz under training-jobs/<job name>/output/; job names "
                 "are made at run time. GetObject only.",
             )
@@ -804,24 +538,6 @@ class TrainingPipeline(Construct):
                     f"{access} the model registry's folder of a target (credo.registry): "
                     "<target>/<version>/ files and <target>/champion.json; versions are made by each run.",
                 )
-        acknowledge(
-            self.training_role,
-            features,
-            "The training channel is features/training/<run id>/, made at run time; the job downloads "
-            "every Parquet part UNLOAD wrote there. GetObject only, that prefix only.",
-        )
-        acknowledge(
-            self.training_role,
-            self._training_outputs(),
-            "SageMaker writes <job name>/output/model.tar.gz under the output path; job names are made "
-            "at run time. PutObject only, training-jobs/ only.",
-        )
-        acknowledge(
-            self.training_role,
-            self._sagemaker_log_streams(),
-            "SageMaker writes the job's container output to log streams named after the job in the "
-            "fixed /aws/sagemaker/TrainingJobs group; the streams are made at run time.",
-        )
         state_machine_role = self.state_machine.role
         acknowledge(
             state_machine_role,
@@ -843,45 +559,3 @@ class TrainingPipeline(Construct):
                 "Step Functions' Lambda integration may invoke the function's versions and aliases too "
                 "(CDK's resourceArnsForGrantInvoke); lambda:InvokeFunction only.",
             )
-
-
-class _TrainingJobState(sfn_tasks.SageMakerCreateTrainingJob):
-    """SageMakerCreateTrainingJob whose HyperParameters come whole from a JSONPath expression.
-
-    CDK types `hyperparameters` as a static map, which renders each key on its own; SageMaker needs
-    the features step's map merged with the framework's keys, a value only an intrinsic function
-    computes at run time. This puts that expression in place of the static map.
-    """
-
-    def __init__(
-        self, scope: Construct, construct_id: str, *, hyperparameters_path: str, **props: Any
-    ) -> None:
-        super().__init__(scope, construct_id, **props)
-        self._hyperparameters_path = hyperparameters_path
-
-    def to_state_json(self, top_level_query_language: sfn.QueryLanguage | None = None) -> dict[str, Any]:
-        state = dict(super().to_state_json(top_level_query_language))
-        parameters = dict(state["Parameters"])
-        parameters.pop("HyperParameters", None)
-        parameters["HyperParameters.$"] = self._hyperparameters_path
-        state["Parameters"] = parameters
-        return state
-
-
-class _S3Uri(sfn_tasks.S3Location):
-    """A fixed s3:// location that grants nothing: the training role's statements say what it may do.
-
-    CDK's S3Location.from_bucket renders an https:// URL and grants write, delete and abort on the
-    prefix; SageMaker needs only PutObject there.
-    """
-
-    def __init__(self, uri: str) -> None:
-        super().__init__()
-        self._uri = uri
-
-    # jsii passes the bind options as one struct, not as the keyword arguments of the generated stub.
-    def bind(  # type: ignore[override]
-        self, task: sfn_tasks.ISageMakerTask, opts: sfn_tasks.S3LocationBindOptions
-    ) -> sfn_tasks.S3LocationConfig:
-        del task, opts
-        return sfn_tasks.S3LocationConfig(uri=self._uri)

@@ -33,6 +33,7 @@ from credo import constants
 from infra import training_bundle
 from infra.credo_app import add_compliance_checks
 from infra.nag import nag_resource_name
+from infra.training_job_construct import sklearn_training_image_uri
 from infra.training_pipeline_construct import (
     EVALUATE,
     FEATURES,
@@ -41,7 +42,6 @@ from infra.training_pipeline_construct import (
     PIPELINE_FUNCTIONS,
     PROMOTE,
     TrainingPipeline,
-    sklearn_training_image_uri,
 )
 from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors, only
 
