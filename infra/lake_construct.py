@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from credo import constants
+from infra.keys import retained_key
 
 
 class AccessLogStore(Construct):
@@ -38,12 +39,58 @@ class AccessLogStore(Construct):
         )
 
 
+NONCURRENT_VERSION_RETENTION = Duration.days(30)
+INCOMPLETE_UPLOAD_RETENTION = Duration.days(7)
+
+
+def _encrypted_versioned_bucket(
+    scope: Construct,
+    *,
+    key: kms.IKey,
+    access_logs_bucket: s3.IBucket,
+    access_logs_prefix: str,
+    expiring_prefixes: dict[str, tuple[str, Duration]],
+) -> s3.Bucket:
+    """A private, KMS-encrypted, versioned, TLS-only, access-logged and retained bucket.
+
+    `expiring_prefixes` maps a lifecycle rule id to the prefix it expires and after how long.
+    """
+    return s3.Bucket(
+        scope,
+        "Bucket",
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        # One data key per bucket instead of one KMS call per object: cheaper miners and loads.
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs_bucket,
+        server_access_logs_prefix=access_logs_prefix,
+        lifecycle_rules=[
+            *(
+                s3.LifecycleRule(id=rule_id, prefix=prefix, expiration=after)
+                for rule_id, (prefix, after) in expiring_prefixes.items()
+            ),
+            # Expiring a current version in a versioned bucket only hides it behind a delete marker;
+            # this rule removes the hidden versions (a replaced file too) and the markers left behind.
+            s3.LifecycleRule(
+                id="expire-noncurrent-versions",
+                noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                expired_object_delete_marker=True,
+                abort_incomplete_multipart_upload_after=INCOMPLETE_UPLOAD_RETENTION,
+            ),
+        ],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
 class DataLake(Construct):
     """The mined data: a versioned, KMS-encrypted bucket whose raw and quarantined data expire."""
 
     ACCESS_LOGS_PREFIX = "lake/"
-    NONCURRENT_VERSION_RETENTION = Duration.days(30)
-    INCOMPLETE_UPLOAD_RETENTION = Duration.days(7)
 
     def __init__(
         self,
@@ -55,51 +102,25 @@ class DataLake(Construct):
         access_logs_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        # A customer-managed key: the lake holds pseudonymised customer data, so reading it needs an
-        # explicit KMS grant, and the key policy can be audited.
-        self.key = kms.Key(
+        # The lake holds pseudonymised customer data: reading it needs an explicit KMS grant.
+        self.key = retained_key(
             self,
             "Key",
             alias=f"alias/credo-{environment_name}-lake",
             description=f"Credo {environment_name}: encrypts the data lake",
-            enable_key_rotation=True,
-            # Without the key, every object ever written to the lake is unreadable.
-            removal_policy=RemovalPolicy.RETAIN,
         )
         raw_retention = Duration.days(raw_retention_days)
-        self.bucket = s3.Bucket(
+        # Raw extracts are reloadable from the sources; keeping them longer than needed only widens
+        # what an erasure request has to reach.
+        self.bucket = _encrypted_versioned_bucket(
             self,
-            "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            # One data key per bucket instead of one KMS call per object: cheaper miners and loads.
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs_bucket,
-            server_access_logs_prefix=self.ACCESS_LOGS_PREFIX,
-            lifecycle_rules=[
-                # Raw extracts are reloadable from the sources; keeping them longer than needed only
-                # widens what an erasure request has to reach.
-                s3.LifecycleRule(
-                    id="expire-raw", prefix=f"{constants.RAW_PREFIX}/", expiration=raw_retention
-                ),
-                s3.LifecycleRule(
-                    id="expire-quarantine", prefix=f"{constants.QUARANTINE_PREFIX}/", expiration=raw_retention
-                ),
-                # Expiring a current version in a versioned bucket only hides it behind a delete
-                # marker; this rule removes the hidden versions and the markers left behind.
-                s3.LifecycleRule(
-                    id="expire-noncurrent-versions",
-                    noncurrent_version_expiration=self.NONCURRENT_VERSION_RETENTION,
-                    expired_object_delete_marker=True,
-                    abort_incomplete_multipart_upload_after=self.INCOMPLETE_UPLOAD_RETENTION,
-                ),
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
+            key=self.key,
+            access_logs_bucket=access_logs_bucket,
+            access_logs_prefix=self.ACCESS_LOGS_PREFIX,
+            expiring_prefixes={
+                "expire-raw": (f"{constants.RAW_PREFIX}/", raw_retention),
+                "expire-quarantine": (f"{constants.QUARANTINE_PREFIX}/", raw_retention),
+            },
         )
 
 
@@ -108,8 +129,6 @@ class DropBox(Construct):
     (reference/). Its own key, so writers to the drop box get no key that opens the lake."""
 
     ACCESS_LOGS_PREFIX = "drops/"
-    NONCURRENT_VERSION_RETENTION = Duration.days(30)
-    INCOMPLETE_UPLOAD_RETENTION = Duration.days(7)
 
     def __init__(
         self,
@@ -121,43 +140,21 @@ class DropBox(Construct):
         access_logs_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
+        self.key = retained_key(
             self,
             "Key",
             alias=f"alias/credo-{environment_name}-drops",
             description=f"Credo {environment_name}: encrypts files dropped for the miners",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
-        self.bucket = s3.Bucket(
+        # Ad exports are mined once (the miner remembers each file); after that they only widen what
+        # an erasure request has to reach. Registries under reference/ stay while they are current:
+        # the reference miner matches every customer against them.
+        self.bucket = _encrypted_versioned_bucket(
             self,
-            "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs_bucket,
-            server_access_logs_prefix=self.ACCESS_LOGS_PREFIX,
-            lifecycle_rules=[
-                # Ad exports are mined once (the miner remembers each file); after that they only
-                # widen what an erasure request has to reach. Registries under reference/ stay while
-                # they are current: the reference miner matches every customer against them.
-                s3.LifecycleRule(
-                    id="expire-ad-exports",
-                    prefix=constants.ADS_DROP_PREFIX,
-                    expiration=Duration.days(ads_retention_days),
-                ),
-                # A replaced registry lingers as a noncurrent version only this long.
-                s3.LifecycleRule(
-                    id="expire-noncurrent-versions",
-                    noncurrent_version_expiration=self.NONCURRENT_VERSION_RETENTION,
-                    expired_object_delete_marker=True,
-                    abort_incomplete_multipart_upload_after=self.INCOMPLETE_UPLOAD_RETENTION,
-                ),
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
+            key=self.key,
+            access_logs_bucket=access_logs_bucket,
+            access_logs_prefix=self.ACCESS_LOGS_PREFIX,
+            expiring_prefixes={
+                "expire-ad-exports": (constants.ADS_DROP_PREFIX, Duration.days(ads_retention_days)),
+            },
         )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import ArnFormat, Duration, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -24,6 +24,7 @@ from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 from constructs import Construct
 
 from credo import constants
+from infra.keys import retained_key
 from infra.nag import WildcardAcknowledgments
 from infra.training_bundle import ENTRY_POINT
 
@@ -141,14 +142,12 @@ class TrainingJob(Construct):
         self.source_bundle = s3_assets.Asset(self, "SourceBundle", path=str(source_bundle))
         # Training outputs hold each target's holdout sample (pseudonymised feature rows): the job's
         # volume and its model.tar.gz are encrypted with a key of the pipeline's own.
-        self.key = kms.Key(
+        # Outputs in the model bucket outlive the stack and are unreadable without it.
+        self.key = retained_key(
             self,
             "Key",
             alias=f"alias/credo-{environment_name}-training",
             description=f"Credo {environment_name}: encrypts training job volumes and outputs",
-            enable_key_rotation=True,
-            # Outputs in the model bucket outlive the stack and are unreadable without it.
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.role = self._role(environment_name)
         self._acknowledge_checks(wildcards)

@@ -13,7 +13,6 @@ from typing import Final
 from aws_cdk import Acknowledgment, Fn, RemovalPolicy, Stack, Token, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_redshiftserverless as redshiftserverless
 from aws_cdk import aws_s3 as s3
@@ -21,6 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from credo import constants
+from infra.keys import retained_key
 from infra.nag import WildcardAcknowledgments
 
 # Namespace and workgroup names: 3-64 of a-z, 0-9 and '-' (CloudFormation's pattern for both).
@@ -109,15 +109,13 @@ class Warehouse(Construct):
         )
 
         self.copy_role = self._copy_role(environment_name, lake_bucket)
-        self.key = kms.Key(
+        # The warehouse holds the loaded history and every feature snapshot; without this key its data
+        # and snapshots are unreadable, so the key outlives the stack like the namespace.
+        self.key = retained_key(
             self,
             "Key",
             alias=f"alias/{name}-warehouse",
             description=f"Credo {environment_name}: encrypts the warehouse namespace and its admin secret",
-            enable_key_rotation=True,
-            # The warehouse holds the loaded history and every feature snapshot; without this key its
-            # data and snapshots are unreadable, so the key outlives the stack like the namespace.
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.namespace = redshiftserverless.CfnNamespace(
             self,
