@@ -9,8 +9,10 @@ from constructs import Construct
 class ModelStore(Construct):
     """A private, versioned S3 bucket; versions let a bad model be rolled back."""
 
-    # Models hold no personal data, so S3-managed keys suffice and keep readers free of KMS grants.
-    ENCRYPTION = s3.BucketEncryption.S3_MANAGED
+    # SSE-KMS under the account's AWS-managed S3 key: models and reports hold no personal data, so
+    # readers need no grant on a key of ours. The training job's outputs under training-jobs/ (which
+    # carry holdout feature rows) are written under the training pipeline's own key instead.
+    ENCRYPTION = s3.BucketEncryption.KMS_MANAGED
     ACCESS_LOGS_PREFIX = "models/"
 
     def __init__(
@@ -21,6 +23,8 @@ class ModelStore(Construct):
             self,
             "Bucket",
             encryption=self.ENCRYPTION,
+            # One data key per bucket rather than a KMS call per object read.
+            bucket_key_enabled=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             minimum_tls_version=1.2,

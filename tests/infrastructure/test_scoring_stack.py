@@ -122,7 +122,7 @@ def test_given_serving_stack_when_synthesized_then_function_uses_core_and_runtim
     assert sorted(ref["Ref"] for ref in function["Properties"]["Layers"]) == sorted(layers)
 
 
-def test_given_serving_stack_when_synthesized_then_model_bucket_is_encrypted_private_and_versioned(
+def test_given_serving_stack_when_synthesized_then_model_bucket_is_kms_encrypted_private_and_versioned(
     template: Template,
 ) -> None:
     template.has_resource_properties(
@@ -130,7 +130,7 @@ def test_given_serving_stack_when_synthesized_then_model_bucket_is_encrypted_pri
         {
             "BucketEncryption": {
                 "ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
                 ]
             },
             "PublicAccessBlockConfiguration": {
