@@ -417,8 +417,10 @@ class TrainingPipeline(Construct):
         features = self._lambda_state(
             "Features",
             FEATURES,
-            payload=sfn.TaskInput.from_object(
-                {"as_of": sfn.JsonPath.string_at("$.as_of"), "run_id": sfn.JsonPath.string_at("$.run_id")}
+            # Load's as_of and run_id over the execution input, so that a run started by hand may set
+            # the job's options (seed, search_seconds, models, targets); the function ignores the rest.
+            payload=sfn.TaskInput.from_text(
+                sfn.JsonPath.json_merge(sfn.JsonPath.execution_input, sfn.JsonPath.entire_payload)
             ),
             result={
                 "as_of": sfn.JsonPath.string_at("$.Payload.as_of"),

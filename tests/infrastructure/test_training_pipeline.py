@@ -372,7 +372,7 @@ def test_given_lambda_steps_when_chained_then_each_gets_exactly_its_contract_eve
         "States.JsonMerge($, States.StringToJson(States.Format("
         '\'\\{"execution":"{}"\\}\', $$.Execution.Name)), false)'
     )
-    assert states["Features"]["Parameters"]["Payload"] == {"as_of.$": "$.as_of", "run_id.$": "$.run_id"}
+    assert states["Features"]["Parameters"]["Payload.$"] == "States.JsonMerge($$.Execution.Input, $, false)"
     assert states["Evaluate"]["Parameters"]["Payload"] == {
         "run_id.$": "$.run_id",
         "as_of.$": "$.as_of",
