@@ -36,8 +36,24 @@ DEFAULT_WAREHOUSE_BASE_RPUS = 8
 DEFAULT_TRAINING_INSTANCE_TYPE = "ml.m5.2xlarge"
 DEFAULT_TRAINING_MAX_RUNTIME_HOURS = 4
 DEFAULT_SCORING_PROVISIONED_CONCURRENCY = 0
+# Lambda's VpcConfig takes at most 16 subnets and 5 security groups.
+MAX_MINING_SUBNETS = 16
+MAX_MINING_SECURITY_GROUPS = 5
+# EC2 ids: a prefix and 8 (older) or 17 lowercase hex digits.
+_EC2_ID = r"{prefix}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})"
+_MINING_NETWORK_KEYS = ("vpc_id", "subnet_ids", "security_group_ids")
 _RATE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MiningNetwork:
+    """The shop's VPC the miners run in (cdk.json `mining_network`); Credo creates nothing there."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    """Where Lambda puts the miners' network interfaces: they must reach the database and AWS."""
+    security_group_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +83,8 @@ class EnvironmentConfig:
     """The AWS scikit-learn container for the training job; empty means Credo's default for the region."""
     scoring_provisioned_concurrency: int = DEFAULT_SCORING_PROVISIONED_CONCURRENCY
     """Warm scoring environments kept ready (0: none, cold starts allowed)."""
+    mining_network: MiningNetwork | None = None
+    """The shop's VPC for the miners; None runs them outside any VPC."""
     account: str | None = None
     region: str | None = None
 
@@ -88,6 +106,7 @@ class EnvironmentConfig:
             "training_max_runtime_hours",
             "training_image_uri",
             "scoring_provisioned_concurrency",
+            "mining_network",
             "account",
             "region",
         }
@@ -171,6 +190,7 @@ class EnvironmentConfig:
             training_max_runtime_hours=max_runtime_hours,
             training_image_uri=str(settings.get("training_image_uri", "")),
             scoring_provisioned_concurrency=provisioned,
+            mining_network=_mining_network(name, settings.get("mining_network")),
             scoring_timeout_seconds=timeout,
             log_retention=retention,
             api_throttle_rate_limit=rate,
@@ -204,6 +224,57 @@ def _whole_number(
             f"environment {environment!r}: {key} must be a whole number of {unit}, 1-{maximum}, got {value!r}"
         )
     return value
+
+
+def _mining_network(environment: str, value: Any) -> MiningNetwork | None:
+    """cdk.json's `mining_network`, or None when it is absent; ValueError naming the bad key."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"environment {environment!r}: mining_network must be an object with "
+            f"{', '.join(_MINING_NETWORK_KEYS)}, got {value!r}"
+        )
+    unknown = sorted(set(value) - set(_MINING_NETWORK_KEYS))
+    if unknown:
+        raise ValueError(
+            f"environment {environment!r}: mining_network has unknown keys {unknown}; "
+            f"known: {list(_MINING_NETWORK_KEYS)}"
+        )
+    missing = [key for key in _MINING_NETWORK_KEYS if key not in value]
+    if missing:
+        raise ValueError(f"environment {environment!r}: mining_network lacks {missing}")
+    vpc_id = value["vpc_id"]
+    if not isinstance(vpc_id, str) or not re.fullmatch(_EC2_ID.format(prefix="vpc"), vpc_id):
+        raise ValueError(
+            f"environment {environment!r}: mining_network.vpc_id must be a VPC id such as "
+            f"vpc-0123456789abcdef0, got {vpc_id!r}"
+        )
+    return MiningNetwork(
+        vpc_id=vpc_id,
+        subnet_ids=_ec2_ids(environment, "subnet_ids", value["subnet_ids"], "subnet", MAX_MINING_SUBNETS),
+        security_group_ids=_ec2_ids(
+            environment, "security_group_ids", value["security_group_ids"], "sg", MAX_MINING_SECURITY_GROUPS
+        ),
+    )
+
+
+def _ec2_ids(environment: str, key: str, value: Any, prefix: str, maximum: int) -> tuple[str, ...]:
+    """1 to `maximum` distinct EC2 ids, each `prefix`- and hex digits; ValueError naming the key."""
+    where = f"environment {environment!r}: mining_network.{key}"
+    if not isinstance(value, list) or not value:
+        raise ValueError(
+            f"{where} must be a non-empty list of ids such as {prefix}-0123456789abcdef0, got {value!r}"
+        )
+    pattern = re.compile(_EC2_ID.format(prefix=prefix))
+    wrong = [item for item in value if not isinstance(item, str) or not pattern.fullmatch(item)]
+    if wrong:
+        raise ValueError(f"{where}: {wrong!r} not ids such as {prefix}-0123456789abcdef0")
+    if len(value) > maximum:
+        raise ValueError(f"{where}: {len(value)} ids, Lambda takes at most {maximum}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{where} names an id twice: {value!r}")
+    return tuple(value)
 
 
 def _check_schedule(environment: str, key: str, expression: str) -> None:

@@ -196,6 +196,7 @@ class MiningStack(Stack):
                 for source, expression in config.mining_schedules.items()
             },
             log_retention=config.log_retention,
+            network=config.mining_network,
         )
         topic = AlarmTopic(self, "Alarms", environment_name=config.name).topic
         self.monitoring = MiningMonitoring(

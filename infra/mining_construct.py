@@ -9,6 +9,9 @@ manifests/<miner>/ in the lake and reads its own watermark item and the HMAC key
 | marketing                       | the drops bucket's ads/                                         |
 | reference                       | source DB secret, drops bucket's reference/, linkage key        |
 | bureau                          | source DB secret, bureau secret, lake state/bureau/ (rw)        |
+
+Given the shop's network (cdk.json `mining_network`), every miner runs in the shop's VPC, and its role
+also holds the EC2 actions Lambda needs for the miner's network interfaces there.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration, Fn, RemovalPolicy, Validations
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -37,6 +41,7 @@ from credo.adapters.dynamodb import WATERMARK_HASH_KEY
 from credo.miners import MINERS, PENDING_LOOKUPS_KEY
 from credo.mining_handler import RESERVE_MILLIS
 from credo.sources.database import SECRET_SCHEME
+from infra.config import MiningNetwork
 from infra.hmac_key_construct import hex_key_generator
 from infra.layers_construct import LambdaLayers
 from infra.nag import WildcardAcknowledgments
@@ -74,6 +79,45 @@ if MINER_ACCESS.keys() != set(MINERS):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MinerNetwork:
+    """The shop's VPC, subnets and security groups, imported: the miners run there, Credo adds nothing."""
+
+    vpc: ec2.IVpc
+    subnets: Sequence[ec2.ISubnet]
+    security_groups: Sequence[ec2.ISecurityGroup]
+
+    @classmethod
+    def import_from(cls, scope: Construct, settings: MiningNetwork) -> MinerNetwork:
+        """References to the ids in `settings`, made offline: no lookup, no credentials at synth."""
+        network = cls(
+            # The VPC is imported without its subnets, so its availability zones are never read; the
+            # region's own (a token) satisfy the import without a lookup.
+            vpc=ec2.Vpc.from_vpc_attributes(
+                scope, "Vpc", vpc_id=settings.vpc_id, availability_zones=Fn.get_azs()
+            ),
+            subnets=[
+                ec2.Subnet.from_subnet_id(scope, subnet_id, subnet_id) for subnet_id in settings.subnet_ids
+            ],
+            # Immutable: the shop owns its security groups; CDK must not add rules to them.
+            security_groups=[
+                ec2.SecurityGroup.from_security_group_id(scope, group_id, group_id, mutable=False)
+                for group_id in settings.security_group_ids
+            ],
+        )
+        annotations = Annotations.of(scope)
+        annotations.acknowledge_warning(
+            "@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+            "The VPC is imported only to place the miners in subnets named by id; nothing reads its "
+            "availability zones or asks it for subnets.",
+        )
+        annotations.acknowledge_warning(
+            "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+            "Nothing reads the subnets' route tables: Credo adds no route or endpoint to the shop's VPC.",
+        )
+        return network
+
+
+@dataclass(frozen=True, kw_only=True)
 class MiningResources:
     """What the miners share: the stores they write, the secrets they read, how they log."""
 
@@ -86,6 +130,8 @@ class MiningResources:
     linkage_secret: secretsmanager.ISecret
     bureau_secret: secretsmanager.ISecret
     log_retention: logs.RetentionDays
+    network: MinerNetwork | None = None
+    """None: the miners run outside any VPC."""
 
 
 class Miner(Construct):
@@ -113,6 +159,17 @@ class Miner(Construct):
     DEAD_LETTER_RETENTION = Duration.days(14)
     # WatermarkStore.get / put / advance (a conditional put). delete is an operator's reset, not a run's.
     WATERMARK_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+    # What Lambda does with the function's own role to give it network interfaces in the shop's
+    # subnets: the EC2 half of the AWSLambdaVPCAccessExecutionRole managed policy, without its
+    # rights on every log group.
+    NETWORK_INTERFACE_ACTIONS = (
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    )
 
     def __init__(
         self,
@@ -129,6 +186,7 @@ class Miner(Construct):
         if self.TIMEOUT.to_seconds() * 1000 <= RESERVE_MILLIS:
             raise ValueError("the miner's timeout must leave time beyond the handler's reserve")
         access = MINER_ACCESS[source]
+        network = resources.network
         self.source = source
         self.log_group = logs.LogGroup(self, "Logs", retention=resources.log_retention)
         self.dead_letter_queue = sqs.Queue(
@@ -169,6 +227,9 @@ class Miner(Construct):
             retry_attempts=self.ASYNC_RETRY_ATTEMPTS,
             max_event_age=self.MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            vpc=network.vpc if network else None,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,
+            security_groups=list(network.security_groups) if network else None,
         )
         # The handler parses the scheduled event itself (EventBridgeModel) and mines up to its time.
         self.rule = events.Rule(
@@ -204,6 +265,12 @@ class Miner(Construct):
             resources.linkage_secret.grant_read(self.role)
         if access.bureau:
             resources.bureau_secret.grant_read(self.role)
+        if network is not None:
+            # In the role's default policy, which the function depends on: Lambda checks these
+            # permissions when it creates the function.
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=list(self.NETWORK_INTERFACE_ACTIONS), resources=["*"])
+            )
         self._acknowledge_checks(access, resources)
 
     def _grant_lake(self, access: MinerAccess, lake: s3.IBucket) -> None:
@@ -267,12 +334,19 @@ class Miner(Construct):
             )
         )
         wildcards = WildcardAcknowledgments(self)
-        wildcards.add(
-            self.role,
-            "*",
+        any_resource_reason = (
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; '*' is "
-            "the only resource they accept.",
+            "the only resource they accept."
         )
+        if resources.network is not None:
+            any_resource_reason += (
+                " So do the EC2 actions through which Lambda gives the miner network interfaces in the "
+                "shop's VPC: ec2:DescribeNetworkInterfaces supports no resource-level permission, and the "
+                "interfaces Lambda creates, re-addresses and deletes get their ids only when it creates "
+                "them (Lambda's guide: DeleteNetworkInterface must cover them all, or the function can "
+                "lose the VPC)."
+            )
+        wildcards.add(self.role, "*", any_resource_reason)
         for prefix in LAKE_WRITE_PREFIXES:
             wildcards.add(
                 self.role,
@@ -290,7 +364,8 @@ class Miner(Construct):
 
 
 class Miners(Construct):
-    """The six miners, their watermark table and the two secrets only miners use."""
+    """The six miners, their watermark table and the two secrets only miners use; with `network`, the
+    miners run in the shop's VPC."""
 
     KEY_HEX_CHARS = 64  # 32 bytes, hex-encoded: what credo.privacy.hmac_key_from_secret reads
     BUREAU_SECRET_PLACEHOLDER: Final[Mapping[str, str]] = {
@@ -314,9 +389,13 @@ class Miners(Construct):
         source_db_secret_name: str,
         schedules: Mapping[str, events.Schedule],
         log_retention: logs.RetentionDays,
+        network: MiningNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         _check_schedules(schedules)
+        self.network = (
+            None if network is None else MinerNetwork.import_from(Construct(self, "Network"), network)
+        )
         self.watermark_table = dynamodb.Table(
             self,
             "Watermarks",
@@ -364,6 +443,7 @@ class Miners(Construct):
             linkage_secret=self.linkage_secret,
             bureau_secret=self.bureau_secret,
             log_retention=log_retention,
+            network=self.network,
         )
         self.miners: dict[str, Miner] = {
             source: Miner(

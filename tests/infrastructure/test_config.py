@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk import aws_logs as logs
 
-from infra.config import DEFAULT_MINING_SCHEDULES, MINED_SOURCES, EnvironmentConfig
+from infra.config import DEFAULT_MINING_SCHEDULES, MINED_SOURCES, EnvironmentConfig, MiningNetwork
 from infra.credo_app import cdk_json_context
 
 VALID: dict[str, Any] = {
@@ -15,6 +15,10 @@ VALID: dict[str, Any] = {
     "api_throttle_rate_limit": 50,
     "api_throttle_burst_limit": 100,
 }
+VPC = "vpc-0123456789abcdef0"
+SUBNETS = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-1b2c3d4e"]
+SECURITY_GROUPS = ["sg-0123456789abcdef0"]
+NETWORK: dict[str, Any] = {"vpc_id": VPC, "subnet_ids": SUBNETS, "security_group_ids": SECURITY_GROUPS}
 
 
 @pytest.mark.parametrize("name", sorted(cdk_json_context()["environments"]))
@@ -86,3 +90,49 @@ def test_given_valid_schedules_when_read_then_they_are_kept(expression: str) -> 
 
 def test_given_no_source_db_secret_when_read_then_it_is_named_after_the_environment() -> None:
     assert EnvironmentConfig.from_mapping("qa", VALID).source_db_secret_name == "credo/qa/source-db"
+
+
+# --- mining_network ------------------------------------------------------------------------------
+
+
+def test_given_no_mining_network_when_read_then_the_miners_stay_outside_any_vpc() -> None:
+    assert EnvironmentConfig.from_mapping("x", VALID).mining_network is None
+
+
+def test_given_a_mining_network_when_read_then_its_ids_are_kept_in_order() -> None:
+    config = EnvironmentConfig.from_mapping("x", {**VALID, "mining_network": NETWORK})
+    assert config.mining_network == MiningNetwork(
+        vpc_id=VPC, subnet_ids=tuple(SUBNETS), security_group_ids=tuple(SECURITY_GROUPS)
+    )
+
+
+@pytest.mark.parametrize(
+    ("network", "message"),
+    [
+        ([VPC, *SUBNETS], "mining_network must be an object with vpc_id, subnet_ids, security_group_ids"),
+        (
+            {**NETWORK, "route_table_ids": ["rtb-0123abcd"]},
+            "mining_network has unknown keys \\['route_table_ids'\\]",
+        ),
+        ({"vpc_id": VPC, "subnet_ids": SUBNETS}, "mining_network lacks \\['security_group_ids'\\]"),
+        ({**NETWORK, "vpc_id": "subnet-0aaaaaaaaaaaaaaaa"}, "mining_network.vpc_id must be a VPC id"),
+        ({**NETWORK, "vpc_id": "vpc-0123"}, "mining_network.vpc_id must be a VPC id"),
+        ({**NETWORK, "vpc_id": "vpc-0123456789ABCDEF0"}, "mining_network.vpc_id must be a VPC id"),
+        ({**NETWORK, "subnet_ids": []}, "mining_network.subnet_ids must be a non-empty list"),
+        ({**NETWORK, "subnet_ids": SUBNETS[0]}, "mining_network.subnet_ids must be a non-empty list"),
+        (
+            {**NETWORK, "subnet_ids": [SUBNETS[0], "sg-0123abcd"]},
+            "mining_network.subnet_ids: \\['sg-0123abcd'\\]",
+        ),
+        ({**NETWORK, "subnet_ids": [SUBNETS[0], SUBNETS[0]]}, "mining_network.subnet_ids names an id twice"),
+        ({**NETWORK, "security_group_ids": []}, "mining_network.security_group_ids must be a non-empty list"),
+        ({**NETWORK, "security_group_ids": ["subnet-0123abcd"]}, "mining_network.security_group_ids: "),
+        ({**NETWORK, "security_group_ids": [f"sg-0000000{n}" for n in range(6)]}, "at most 5"),
+        ({**NETWORK, "subnet_ids": [f"subnet-{n:08x}" for n in range(17)]}, "at most 16"),
+    ],
+)
+def test_given_a_bad_mining_network_when_read_then_value_error_names_the_key(
+    network: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        EnvironmentConfig.from_mapping("x", {**VALID, "mining_network": network})

@@ -2,7 +2,8 @@
 
 The miners sit in their own stack and take the lake, drops bucket and HMAC key from a data stack, as
 Credo-<env>-Mining does from Credo-<env>-Data; one more app puts everything in one stack, so the
-acknowledgements are shown to hold for either composition.
+acknowledgements are shown to hold for either composition. A third app places the miners in a shop's
+VPC (cdk.json `mining_network`).
 """
 
 import json
@@ -17,15 +18,17 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 from constructs import IConstruct
 
 from credo import constants
 from credo.miners import MINERS, PENDING_LOOKUPS_KEY
 from infra.build_layers import REPO_ROOT, LayerBuild
+from infra.config import EnvironmentConfig, MiningNetwork
 from infra.credo_app import add_compliance_checks
+from infra.credo_stack import MiningStack
 from infra.layers_construct import LambdaLayers, ScoringLayers
-from infra.mining_construct import Miners
+from infra.mining_construct import Miner, Miners
 from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors, only
 
 ENVIRONMENT = "test"
@@ -48,6 +51,19 @@ EXPRESSIONS = {
 }
 TABLE_SOURCES = ("registrations", "orders", "payments", "reference", "bureau")
 VALIDATION_REPORT = "validation-report.json"
+NETWORK = MiningNetwork(
+    vpc_id="vpc-0123456789abcdef0",
+    subnet_ids=("subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"),
+    security_group_ids=("sg-0123456789abcdef0", "sg-0fedcba9876543210"),
+)
+NETWORK_INTERFACE_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
 
 
 class Composition(NamedTuple):
@@ -61,7 +77,7 @@ class Composition(NamedTuple):
     outdir: Path
 
 
-def _compose(outdir: Path, *, one_stack: bool) -> Composition:
+def _compose(outdir: Path, *, one_stack: bool, network: MiningNetwork | None = None) -> Composition:
     app = App(outdir=str(outdir), context=NO_ASSET_STAGING)
     data = Stack(app, "Data")
     mining = data if one_stack else Stack(app, "Mining")
@@ -101,6 +117,7 @@ def _compose(outdir: Path, *, one_stack: bool) -> Composition:
         source_db_secret_name=SOURCE_DB_SECRET,
         schedules=SCHEDULES,
         log_retention=logs.RetentionDays.ONE_MONTH,
+        network=network,
     )
     add_compliance_checks(app)
     app.synth()  # raises on any cdk-nag finding left unacknowledged
@@ -120,6 +137,21 @@ def template(composed: Composition) -> Template:
 @pytest.fixture(scope="module")
 def data_template(composed: Composition) -> Template:
     return Template.from_stack(composed.data)
+
+
+@pytest.fixture(scope="module")
+def networked(built_layers: dict[str, LayerBuild], tmp_path_factory: pytest.TempPathFactory) -> Composition:
+    return _compose(tmp_path_factory.mktemp("cdk.out"), one_stack=False, network=NETWORK)
+
+
+@pytest.fixture(scope="module")
+def networked_template(networked: Composition) -> Template:
+    return Template.from_stack(networked.mining)
+
+
+@pytest.fixture(scope="module")
+def networked_data_template(networked: Composition) -> Template:
+    return Template.from_stack(networked.data)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -550,6 +582,132 @@ def test_given_the_miners_in_the_data_stack_itself_when_synthesized_then_cdk_nag
 ) -> None:
     composed = _compose(tmp_path, one_stack=True)  # app.synth() raises on an unacknowledged finding
     assert composed.mining is composed.data
+
+
+# --- in the shop's VPC ---------------------------------------------------------------------------
+
+
+def _network_interface_grants() -> set[tuple[str, str, str]]:
+    return {(action, "*", "{}") for action in NETWORK_INTERFACE_ACTIONS}
+
+
+def test_given_no_mining_network_when_synthesized_then_no_miner_runs_in_a_vpc_or_holds_ec2_rights(
+    template: Template, composed: Composition
+) -> None:
+    assert composed.miners.network is None
+    for source, miner in composed.miners.miners.items():
+        assert "VpcConfig" not in _function(template, composed, source)["Properties"], source
+        assert not _grants(template, _logical_id(miner.role)) & _network_interface_grants(), source
+    assert not template.find_resources("AWS::EC2::SecurityGroup")
+
+
+def test_given_a_mining_network_when_synthesized_then_every_miner_runs_in_its_subnets_and_security_groups(
+    networked_template: Template, networked: Composition
+) -> None:
+    networked_template.resource_count_is("AWS::Lambda::Function", len(MINERS))
+    for source in MINERS:
+        properties = _function(networked_template, networked, source)["Properties"]
+        assert properties["VpcConfig"] == {
+            "SubnetIds": list(NETWORK.subnet_ids),
+            "SecurityGroupIds": list(NETWORK.security_group_ids),
+        }, source
+
+
+def test_given_a_mining_network_when_synthesized_then_nothing_is_created_in_the_shops_vpc(
+    networked_template: Template, networked_data_template: Template
+) -> None:
+    for template in (networked_template, networked_data_template):
+        types = {resource["Type"] for resource in template.to_json()["Resources"].values()}
+        assert not {kind for kind in types if kind.startswith("AWS::EC2::")}
+    # Imported without a lookup: the template names the ids and asks nothing of the account.
+    assert "Fn::GetAZs" not in json.dumps(networked_template.to_json())
+
+
+@pytest.mark.parametrize("source", MINERS)
+def test_given_a_mining_network_when_a_miners_role_is_read_then_it_adds_only_the_network_interface_actions(
+    networked_template: Template, networked_data_template: Template, networked: Composition, source: str
+) -> None:
+    miner = networked.miners.miners[source]
+    role_id = _logical_id(miner.role)
+    assert _grants(networked_template, role_id) == (
+        _expected_grants(networked, networked_data_template, source) | _network_interface_grants()
+    )
+    resources = networked_template.to_json()["Resources"]
+    assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
+    assert not networked_template.find_resources("AWS::IAM::ManagedPolicy")
+    # Lambda checks the network-interface rights when it creates the function: the policy comes first.
+    [policy_id] = [
+        logical_id
+        for logical_id, policy in networked_template.find_resources("AWS::IAM::Policy").items()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    ]
+    assert policy_id in resources[_logical_id(miner.function)]["DependsOn"]
+
+
+def test_given_a_mining_network_when_synthesized_then_cdk_nag_finds_nothing_and_the_wildcard_reason_names_ec2(
+    networked: Composition,
+) -> None:
+    reports = json.loads((networked.outdir / VALIDATION_REPORT).read_text())["pluginReports"]
+    [report] = [report for report in reports if report["pluginName"] == "AwsSolutions"]
+    assert report["violations"] == []
+    reasons = {
+        violation["violatingConstructs"][0]["constructPath"].split("/")[2]: violation["reason"]
+        for violation in report["suppressedViolations"]
+        if violation["ruleName"] == "AwsSolutions-IAM5[Resource::*]"
+    }
+    assert set(reasons) == {source.capitalize() for source in MINERS}
+    for reason in reasons.values():
+        assert "X-Ray" in reason and "ec2:DescribeNetworkInterfaces" in reason
+    # CDK's own warnings about the imported VPC and subnets are acknowledged with reasons.
+    warnings = Annotations.from_stack(networked.mining).find_warning("*", Match.any_value())
+    assert [warning.id for warning in warnings if warning.id.startswith("/Mining/Miners/")] == []
+
+
+def test_given_a_mining_network_when_linted_then_cfn_lint_reports_no_errors(
+    networked_template: Template,
+) -> None:
+    assert cfn_lint_errors(networked_template, "ap-south-1") == []
+
+
+@pytest.mark.parametrize("network", [None, NETWORK])
+def test_given_an_environment_when_the_mining_stack_is_built_then_it_places_the_miners_as_configured(
+    built_layers: dict[str, LayerBuild], network: MiningNetwork | None
+) -> None:
+    settings: dict[str, Any] = {
+        "scoring_timeout_seconds": 10,
+        "log_retention": "ONE_MONTH",
+        "api_throttle_rate_limit": 50,
+        "api_throttle_burst_limit": 100,
+    }
+    if network is not None:
+        settings["mining_network"] = {
+            "vpc_id": network.vpc_id,
+            "subnet_ids": list(network.subnet_ids),
+            "security_group_ids": list(network.security_group_ids),
+        }
+    app = App(context=NO_ASSET_STAGING)
+    data = Stack(app, "Data")
+    stack = MiningStack(
+        app,
+        "Mining",
+        config=EnvironmentConfig.from_mapping(ENVIRONMENT, settings),
+        lake_bucket=s3.Bucket.from_bucket_name(data, "Lake", "lake"),
+        drops_bucket=s3.Bucket.from_bucket_name(data, "Drops", "drops"),
+    )
+
+    def placement(miner: Miner) -> tuple[str, ...]:
+        if not miner.function.is_bound_to_vpc:
+            return ()
+        return tuple(group.security_group_id for group in miner.function.connections.security_groups)
+
+    expected = network.security_group_ids if network is not None else ()
+    assert {source: placement(miner) for source, miner in stack.miners.miners.items()} == dict.fromkeys(
+        MINERS, expected
+    )
+    if network is not None:
+        assert stack.miners.network is not None
+        assert stack.miners.network.vpc.vpc_id == network.vpc_id
+        assert tuple(subnet.subnet_id for subnet in stack.miners.network.subnets) == network.subnet_ids
 
 
 # --- arguments ----------------------------------------------------------------------------------
