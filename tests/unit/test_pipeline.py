@@ -33,7 +33,14 @@ from credo.online_store import TOKEN_ATTRIBUTE, OnlineFeatureStore
 from credo.pipeline.artifacts import ArtifactError, extract_archive
 from credo.pipeline.dependencies import PipelineConfigError, PipelineDependencies
 from credo.pipeline.evaluate import evaluate_models
-from credo.pipeline.events import EvaluateOutput, FeaturesInput, LoadInput, PromoteInput
+from credo.pipeline.events import (
+    EvaluateOutput,
+    FeaturesInput,
+    LoadInput,
+    PromoteInput,
+    PromoteOutput,
+    TargetEvaluation,
+)
 from credo.pipeline.features import NoTrainingDataError, prepare_training
 from credo.pipeline.holdout import HoldoutError, load_holdout, save_holdout, stratified_sample
 from credo.pipeline.load import load_warehouse
@@ -64,6 +71,26 @@ POLICY_PARAMETER = "/credo/pipeline-test/policy"
 AS_OF = date(2026, 10, 1)
 RUN_ID = run_id_for(AS_OF, "nightly-1")
 ARTIFACTS = f"s3://{MODELS}/training-jobs/{RUN_ID}/output/model.tar.gz"
+
+
+# One call of the evaluate and promote steps on this module's run, as the handlers make it.
+def evaluate(aws: PipelineDependencies, model_artifacts: str) -> EvaluateOutput:
+    return evaluate_models(
+        s3=aws.s3, registry=aws.registry, run_id=RUN_ID, as_of=AS_OF, model_artifacts=model_artifacts
+    )
+
+
+def promote(
+    aws: PipelineDependencies, evaluation: dict[str, TargetEvaluation], model_artifacts: str
+) -> PromoteOutput:
+    return promote_models(
+        s3=aws.s3,
+        registry=aws.registry,
+        run_id=RUN_ID,
+        as_of=AS_OF,
+        model_artifacts=model_artifacts,
+        evaluation=evaluation,
+    )
 
 
 # ---- runs: as-of dates, run ids, snapshots ------------------------------------------------------
@@ -436,29 +463,13 @@ def test_given_no_champion_when_evaluated_and_promoted_twice_then_one_version_is
 ) -> None:
     put_model_archive(aws.s3, strong, holdout, tmp_path, ARTIFACTS)
 
-    evaluation = evaluate_models(
-        s3=aws.s3, registry=aws.registry, run_id=RUN_ID, as_of=AS_OF, model_artifacts=ARTIFACTS
-    )
+    evaluation = evaluate(aws, ARTIFACTS)
     request = PromoteInput.model_validate(evaluation.as_event())  # evaluate's output is promote's input
-    first = promote_models(
-        s3=aws.s3,
-        registry=aws.registry,
-        run_id=RUN_ID,
-        as_of=AS_OF,
-        model_artifacts=ARTIFACTS,
-        evaluation=request.evaluation,
-    )
+    first = promote(aws, request.evaluation, ARTIFACTS)
     after_first = models_objects(aws.s3)
     for method in ("register", "promote"):  # a re-run may do neither
         monkeypatch.setattr(aws.registry, method, lambda *args, **kwargs: pytest.fail("written twice"))
-    again = promote_models(
-        s3=aws.s3,
-        registry=aws.registry,
-        run_id=RUN_ID,
-        as_of=AS_OF,
-        model_artifacts=ARTIFACTS,
-        evaluation=request.evaluation,
-    )
+    again = promote(aws, request.evaluation, ARTIFACTS)
 
     verdict = evaluation.evaluation["credit"]
     assert verdict.challenger_version == strong.model_version and verdict.champion_version is None
@@ -480,17 +491,8 @@ def test_given_a_champion_when_a_weaker_challenger_is_evaluated_then_it_is_regis
     aws.registry.register(strong, promote=True)
     uri = put_model_archive(aws.s3, weak, holdout, tmp_path, ARTIFACTS)
 
-    evaluation = evaluate_models(
-        s3=aws.s3, registry=aws.registry, run_id=RUN_ID, as_of=AS_OF, model_artifacts=uri
-    )
-    promoted = promote_models(
-        s3=aws.s3,
-        registry=aws.registry,
-        run_id=RUN_ID,
-        as_of=AS_OF,
-        model_artifacts=uri,
-        evaluation=evaluation.evaluation,
-    )
+    evaluation = evaluate(aws, uri)
+    promoted = promote(aws, evaluation.evaluation, uri)
 
     verdict = evaluation.evaluation["credit"]
     assert verdict.champion_version == strong.model_version and not verdict.promote
@@ -529,14 +531,7 @@ def test_given_an_evaluation_of_another_model_when_promoted_then_it_is_refused(
     )
 
     with pytest.raises(ArtifactError, match="credit-other"):
-        promote_models(
-            s3=aws.s3,
-            registry=aws.registry,
-            run_id=RUN_ID,
-            as_of=AS_OF,
-            model_artifacts=ARTIFACTS,
-            evaluation=evaluation.evaluation,
-        )
+        promote(aws, evaluation.evaluation, ARTIFACTS)
     assert aws.registry.champion("credit") is None
 
 
