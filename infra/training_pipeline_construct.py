@@ -131,6 +131,8 @@ class TrainingPipeline(Construct):
     RETRY_INTERVAL = Duration.seconds(2)
     RETRY_ATTEMPTS = 6
     RETRY_BACKOFF_RATE = 2.0
+    # Where materialise stages the as-of features (credo.pipeline.materialize.online_features_uri).
+    ONLINE_FEATURES_PREFIX = f"{constants.FEATURES_PREFIX}/online/"
     # boto3's batch_writer sends BatchWriteItem only (credo.online_store).
     MATERIALIZE_TABLE_ACTIONS = ("dynamodb:BatchWriteItem",)
     # Slack beyond the steps' own limits: SageMaker's wait for an instance, retries, transitions.
@@ -218,7 +220,7 @@ class TrainingPipeline(Construct):
         self._grant_features(self._roles[FEATURES], policy_parameter)
         self._grant_evaluate(self._roles[EVALUATE])
         self._grant_promote(self._roles[PROMOTE])
-        feature_table.grant(self._roles[MATERIALIZE], *self.MATERIALIZE_TABLE_ACTIONS)
+        self._grant_materialize(self._roles[MATERIALIZE], feature_table)
 
         self.log_group = logs.LogGroup(self, "ExecutionLogs", retention=log_retention)
         definition = self._definition()
@@ -266,7 +268,7 @@ class TrainingPipeline(Construct):
             FEATURES: (constants.ENV_LAKE_BUCKET, constants.ENV_POLICY_PARAMETER, *warehouse),
             EVALUATE: (constants.ENV_MODEL_BUCKET,),
             PROMOTE: (constants.ENV_MODEL_BUCKET,),
-            MATERIALIZE: (constants.ENV_FEATURE_TABLE, *warehouse),
+            MATERIALIZE: (constants.ENV_LAKE_BUCKET, constants.ENV_FEATURE_TABLE, *warehouse),
         }[name]
 
     @staticmethod
@@ -351,6 +353,18 @@ class TrainingPipeline(Construct):
             )
         )
         grant_key_through_s3(self, role, self._lake_bucket.encryption_key, "kms:Decrypt")
+
+    def _grant_materialize(self, role: iam.IRole, feature_table: dynamodb.ITable) -> None:
+        # UNLOAD stages the as-of features under features/online/<as of>/ (the copy role writes them);
+        # the function reads them part by part and batch-writes the online store.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self._lake_bucket.arn_for_objects(self.ONLINE_FEATURES_PREFIX + "*")],
+            )
+        )
+        grant_key_through_s3(self, role, self._lake_bucket.encryption_key, "kms:Decrypt")
+        feature_table.grant(role, *self.MATERIALIZE_TABLE_ACTIONS)
 
     def _grant_evaluate(self, role: iam.IRole) -> None:
         # Reads the job's model.tar.gz and each target's champion; writes nothing.
@@ -525,6 +539,12 @@ class TrainingPipeline(Construct):
             self._lake_bucket.arn_for_objects(f"{TrainingJob.TRAINING_FEATURES_PREFIX}*"),
             "Reads the UNLOAD manifest under features/training/<run id>/; run ids are made at run time. "
             "GetObject only, that prefix only.",
+        )
+        acknowledge(
+            self._roles[MATERIALIZE],
+            self._lake_bucket.arn_for_objects(self.ONLINE_FEATURES_PREFIX + "*"),
+            "Reads the Parquet parts and manifest UNLOAD stages under features/online/<as of>/; the part "
+            "names are Redshift's. GetObject only, that prefix only.",
         )
         for name, access in ((EVALUATE, "Reads"), (PROMOTE, "Reads and writes")):
             acknowledge(

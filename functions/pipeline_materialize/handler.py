@@ -10,7 +10,13 @@ from credo.pipeline.materialize import materialize_as_of
 
 
 def materialize(deps: PipelineDependencies, request: MaterializeInput) -> MaterializeOutput:
-    return materialize_as_of(deps.warehouse, deps.feature_store, as_of=request.as_of)
+    return materialize_as_of(
+        deps.warehouse,
+        deps.feature_store,
+        as_of=request.as_of,
+        s3=deps.s3,
+        lake_bucket=deps.settings.lake_bucket,
+    )
 
 
 handler = step_handler(

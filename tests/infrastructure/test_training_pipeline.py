@@ -546,7 +546,7 @@ def test_given_pipeline_when_synthesized_then_each_function_gets_only_the_enviro
         FEATURES: {constants.ENV_LAKE_BUCKET, constants.ENV_POLICY_PARAMETER} | warehouse,
         EVALUATE: {constants.ENV_MODEL_BUCKET},
         PROMOTE: {constants.ENV_MODEL_BUCKET},
-        MATERIALIZE: {constants.ENV_FEATURE_TABLE} | warehouse,
+        MATERIALIZE: {constants.ENV_LAKE_BUCKET, constants.ENV_FEATURE_TABLE} | warehouse,
     }
     for name, function in built.pipeline.functions.items():
         variables = functions[_logical_id(built, function)]["Properties"]["Environment"]["Variables"]
@@ -591,7 +591,8 @@ def test_given_warehouse_steps_when_synthesized_then_they_share_one_role_that_ru
         ),
         (("s3:GetObject",), (f"{names.lake}/features/training/*",), "{}"),
         (("kms:Decrypt",), (names.lake_key,), _via_s3()),
-        # materialise: batch writes to the online store
+        # materialise: the as-of features UNLOAD staged in the lake, batch-written to the online store
+        (("s3:GetObject",), (f"{names.lake}/features/online/*",), "{}"),
         (("dynamodb:BatchWriteItem",), (names.table,), "{}"),
     }
 

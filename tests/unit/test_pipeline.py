@@ -23,6 +23,7 @@ from moto import mock_aws
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
+import credo.materialize
 from credo import constants as c
 from credo.adapters.dynamodb import ensure_table
 from credo.adapters.s3 import S3Store
@@ -378,16 +379,20 @@ def test_given_an_empty_warehouse_when_features_are_prepared_then_the_error_says
 
 
 def test_given_a_loaded_warehouse_when_materialised_then_dynamodb_holds_each_customer_as_of(
-    aws: PipelineDependencies,
+    aws: PipelineDependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_registrations(aws.s3, ["a", "b", "c"], datetime(2024, 3, 1))
     load_warehouse(aws.warehouse, lake_bucket=LAKE, as_of=AS_OF, execution="nightly-1")
+    monkeypatch.setattr(credo.materialize, "MATERIALISE_BATCH_ROWS", 2)  # two batches for three rows
 
-    result = materialize_as_of(aws.warehouse, aws.feature_store, as_of=AS_OF)
+    result = materialize_as_of(aws.warehouse, aws.feature_store, as_of=AS_OF, s3=aws.s3, lake_bucket=LAKE)
 
     record = OnlineFeatureStore.for_table(FEATURE_TABLE).get("b")
     assert result.as_event() == {"as_of": "2026-10-01", "customers_written": 3}
     assert record is not None and record.as_of == "2026-10-01" and record.values["tenure_days"] is not None
+    # staged in the lake on the way: Parquet under features/online/<as_of>/, not a Data API result
+    staged = list(aws.s3.list_keys(LAKE, "features/online/2026-10-01/"))
+    assert staged and all(key.endswith(".parquet") or key.endswith("manifest") for key in staged)
 
 
 # ---- evaluate and promote on tiny models ---------------------------------------------------------------

@@ -199,8 +199,15 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
 def cmd_materialize(args: argparse.Namespace) -> int:
     import os
 
-    from credo.materialize import NoOrdersError, latest_snapshot, materialize_features
+    from credo.adapters.s3 import S3Store
+    from credo.materialize import (
+        NoOrdersError,
+        latest_snapshot,
+        materialize_features,
+        materialize_through_s3,
+    )
     from credo.online_store import OnlineFeatureStore
+    from credo.pipeline.materialize import online_features_uri
     from credo.settings import CredoSettings
 
     if not (args.aws or os.environ.get("AWS_ENDPOINT_URL")):
@@ -221,9 +228,15 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         ):
             as_of = args.as_of or latest_snapshot(warehouse)
             print(f"materialising features as of {as_of} from {where} …", flush=True)
-            written = materialize_features(
-                warehouse, as_of, OnlineFeatureStore.for_table(settings.feature_table)
-            )
+            store = OnlineFeatureStore.for_table(settings.feature_table)
+            if settings.redshift_workgroup and not args.warehouse:
+                # Redshift: through Parquet in the lake, as the pipeline does (no Data API size limit)
+                staging = online_features_uri(settings.lake_bucket, as_of)
+                written = materialize_through_s3(
+                    warehouse, as_of, store, s3=S3Store.create(), staging=staging
+                )
+            else:
+                written = materialize_features(warehouse, as_of, store)
     except (_NoWarehouseError, NoOrdersError) as error:
         print(f"credo materialize: {error}", file=sys.stderr)
         return 2
