@@ -93,26 +93,28 @@ CORE = LayerSpec(
     trim=("bin",),
 )
 
+# How the heavy layers are installed: wheels for Lambda's arm64 Python, never built here, and from a
+# requirements file that is the layer's whole lock (Lambda's runtime provides boto3).
+LAMBDA_WHEELS: Final = (
+    "--no-deps",
+    "--platform",
+    LAMBDA_PLATFORM,
+    # pip matches explicit platforms exactly: pydantic-core still ships manylinux2014 wheels.
+    "--platform",
+    LAMBDA_PLATFORM_LEGACY,
+    "--only-binary=:all:",
+    "--python-version",
+    LAMBDA_PYTHON_VERSION,
+    "--implementation",
+    "cp",
+)
+
+RUNTIME_REQUIREMENTS = REPO_ROOT / "layers" / "runtime" / "requirements.txt"
 RUNTIME = LayerSpec(
     name="runtime",
     description="onnxruntime, numpy, pydantic, Powertools",
-    inputs=(REPO_ROOT / "layers" / "runtime" / "requirements.txt",),
-    pip_args=(
-        # The requirements file is the whole lock (see its header); Lambda's runtime provides boto3.
-        "--no-deps",
-        "--platform",
-        LAMBDA_PLATFORM,
-        # pip matches explicit platforms exactly: pydantic-core still ships manylinux2014 wheels.
-        "--platform",
-        LAMBDA_PLATFORM_LEGACY,
-        "--only-binary=:all:",
-        "--python-version",
-        LAMBDA_PYTHON_VERSION,
-        "--implementation",
-        "cp",
-        "-r",
-        str(REPO_ROOT / "layers" / "runtime" / "requirements.txt"),
-    ),
+    inputs=(RUNTIME_REQUIREMENTS,),
+    pip_args=(*LAMBDA_WHEELS, "-r", str(RUNTIME_REQUIREMENTS)),
     trim=(
         "bin",
         "onnxruntime/tools",
@@ -123,25 +125,11 @@ RUNTIME = LayerSpec(
 )
 
 DATA_REQUIREMENTS = REPO_ROOT / "layers" / "data" / "requirements.txt"
-# pip resolves nothing for this layer: the requirements file is its whole lock (see the file for why).
 DATA = LayerSpec(
     name="data",
     description="pyarrow, SQLAlchemy with the PostgreSQL and MySQL drivers, sqlglot",
     inputs=(DATA_REQUIREMENTS,),
-    pip_args=(
-        "--platform",
-        LAMBDA_PLATFORM,
-        "--platform",
-        LAMBDA_PLATFORM_LEGACY,
-        "--only-binary=:all:",
-        "--python-version",
-        LAMBDA_PYTHON_VERSION,
-        "--implementation",
-        "cp",
-        "--no-deps",
-        "-r",
-        str(DATA_REQUIREMENTS),
-    ),
+    pip_args=(*LAMBDA_WHEELS, "-r", str(DATA_REQUIREMENTS)),
     trim=(
         "bin",
         "numpy/**/tests",

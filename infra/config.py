@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 
 from credo.miners import MINERS
+from infra.warehouse_construct import Warehouse
 
 DEFAULT_ENVIRONMENT = "dev"
 # API Gateway gives up on an integration after 29 s; the function must answer before that.
@@ -154,12 +155,17 @@ class EnvironmentConfig:
             _check_schedule(name, f"mining_schedules.{source}", expression)
         training_schedule = str(settings.get("training_schedule", DEFAULT_TRAINING_SCHEDULE))
         _check_schedule(name, "training_schedule", training_schedule)
-        base_rpus = _whole_number(
-            name, settings, "warehouse_base_rpus", "RPUs", DEFAULT_WAREHOUSE_BASE_RPUS, 1024
+        low, high, step = (
+            Warehouse.MIN_BASE_CAPACITY_RPUS,
+            Warehouse.MAX_BASE_CAPACITY_RPUS,
+            Warehouse.BASE_CAPACITY_STEP_RPUS,
         )
-        if base_rpus < 8 or base_rpus % 8:
+        base_rpus = _whole_number(
+            name, settings, "warehouse_base_rpus", "RPUs", DEFAULT_WAREHOUSE_BASE_RPUS, high
+        )
+        if base_rpus < low or base_rpus % step:
             raise ValueError(
-                f"environment {name!r}: warehouse_base_rpus must be 8-1024 in steps of 8 "
+                f"environment {name!r}: warehouse_base_rpus must be {low}-{high} in steps of {step} "
                 f"(Redshift Serverless), got {base_rpus}"
             )
         instance_type = str(settings.get("training_instance_type", DEFAULT_TRAINING_INSTANCE_TYPE))

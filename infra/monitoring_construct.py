@@ -103,13 +103,15 @@ def environment_alarm(
     threshold: float,
     comparison: cloudwatch.ComparisonOperator,
     description: str,
+    *,
+    topic: sns.ITopic,
 ) -> cloudwatch.Alarm:
-    """An alarm named credo-<env>-<name> that fires on one breaching period.
+    """An alarm named credo-<env>-<name> that fires on one breaching period and notifies `topic`.
 
     Every alarm here watches an aggregate over its whole period. No data means nothing ran, so
     nothing failed: missing data is not breaching.
     """
-    return cloudwatch.Alarm(
+    alarm = cloudwatch.Alarm(
         scope,
         name,
         alarm_name=f"{alarm_name_prefix(environment_name)}{name}",
@@ -121,6 +123,8 @@ def environment_alarm(
         datapoints_to_alarm=1,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return alarm
 
 
 class ServingMonitoring(Construct):
@@ -148,7 +152,6 @@ class ServingMonitoring(Construct):
         super().__init__(scope, construct_id)
         self.environment_name = environment_name
         self.topic = AlarmTopic(self, "Alarms", environment_name=environment_name).topic
-        alarm_action = cloudwatch_actions.SnsAction(self.topic)
 
         api = _ApiMetrics(api_stage, self.PERIOD)
         scoring = _FunctionMetrics(function, self.PERIOD)
@@ -186,9 +189,6 @@ class ServingMonitoring(Construct):
             f"more than {self.DEGRADED_SHARE_ALARM_PERCENT} % of decisions degraded "
             "(conservative answers: a store or a model is missing)",
         )
-        for alarm in self.alarms.values():
-            alarm.add_alarm_action(alarm_action)
-
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -205,7 +205,7 @@ class ServingMonitoring(Construct):
         description: str,
     ) -> None:
         self.alarms[name] = environment_alarm(
-            self, self.environment_name, name, metric, threshold, comparison, description
+            self, self.environment_name, name, metric, threshold, comparison, description, topic=self.topic
         )
 
 

@@ -10,7 +10,6 @@ from typing import Protocol
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -63,7 +62,7 @@ class MiningMonitoring(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        action = cloudwatch_actions.SnsAction(topic)
+        self._topic = topic
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         rows_widgets: list[cloudwatch.IWidget] = []
         failure_metrics: list[cloudwatch.IMetric] = []
@@ -115,8 +114,6 @@ class MiningMonitoring(Construct):
                     width=8,
                 )
             )
-        for alarm in self.alarms.values():
-            alarm.add_alarm_action(action)
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -153,7 +150,7 @@ class MiningMonitoring(Construct):
         description: str,
     ) -> None:
         self.alarms[name] = environment_alarm(
-            self, environment_name, name, metric, threshold, comparison, description
+            self, environment_name, name, metric, threshold, comparison, description, topic=self._topic
         )
 
 
@@ -174,7 +171,6 @@ class TrainingMonitoring(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        action = cloudwatch_actions.SnsAction(topic)
         failed = state_machine.metric_failed(period=self.PERIOD, statistic="Sum", label="failed")
         timed_out = state_machine.metric_timed_out(period=self.PERIOD, statistic="Sum", label="timed out")
         succeeded = state_machine.metric_succeeded(period=self.PERIOD, statistic="Sum", label="succeeded")
@@ -188,6 +184,7 @@ class TrainingMonitoring(Construct):
                 GTE,
                 "a training pipeline run failed: the champion models and the online features stay as they "
                 "were; the execution's history names the failed step",
+                topic=topic,
             ),
             "training-timed-out": environment_alarm(
                 self,
@@ -197,10 +194,9 @@ class TrainingMonitoring(Construct):
                 1,
                 GTE,
                 "a training pipeline run timed out",
+                topic=topic,
             ),
         }
-        for alarm in self.alarms.values():
-            alarm.add_alarm_action(action)
         step_errors = [
             function.metric_errors(period=self.PERIOD, statistic="Sum", label=f"{name} errors")
             for name, function in functions.items()

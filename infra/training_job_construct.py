@@ -16,7 +16,6 @@ from typing import Any, Final
 from aws_cdk import ArnFormat, Duration, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
@@ -24,7 +23,7 @@ from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 from constructs import Construct
 
 from credo import constants
-from infra.keys import retained_key
+from infra.keys import grant_key_through_s3, retained_key
 from infra.nag import WildcardAcknowledgments
 from infra.training_bundle import ENTRY_POINT
 
@@ -79,21 +78,6 @@ def sklearn_training_image_uri(region: str) -> str:
         ) from None
     domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{account}.dkr.ecr.{region}.{domain}/{SKLEARN_IMAGE_REPOSITORY}:{SKLEARN_IMAGE_TAG}"
-
-
-def grant_key_through_s3(
-    scope: Construct, grantee: iam.IGrantable, key: kms.IKey | None, *actions: str
-) -> None:
-    """Let `grantee` use `key` only through S3: it reads or writes objects, it never calls KMS itself."""
-    if key is None:
-        return
-    grantee.grant_principal.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=list(actions),
-            resources=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(scope).region}.amazonaws.com"}},
-        )
-    )
 
 
 class TrainingJob(Construct):

@@ -28,8 +28,9 @@ from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 from constructs import Construct
 
 from credo import constants
+from infra.keys import grant_key_through_s3
 from infra.nag import WildcardAcknowledgments
-from infra.training_job_construct import TrainingJob, grant_key_through_s3
+from infra.training_job_construct import TrainingJob
 
 LOAD: Final = "pipeline_load"
 FEATURES: Final = "pipeline_features"

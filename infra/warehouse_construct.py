@@ -20,7 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from credo import constants
-from infra.keys import retained_key
+from infra.keys import grant_key_through_s3, retained_key
 from infra.nag import WildcardAcknowledgments
 
 # Namespace and workgroup names: 3-64 of a-z, 0-9 and '-' (CloudFormation's pattern for both).
@@ -294,18 +294,9 @@ class Warehouse(Construct):
                 actions=list(self.UNLOAD_ACTIONS), resources=[lake_bucket.arn_for_objects(f"{features}*")]
             )
         )
-        if lake_bucket.encryption_key is not None:
-            # S3 uses the lake key on the role's behalf: decrypt what COPY reads, make data keys for what
-            # UNLOAD writes with SSE-KMS (ENCRYPTED AUTO or KMS_KEY_ID). Only through S3, never directly.
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=list(self.LAKE_KEY_ACTIONS),
-                    resources=[lake_bucket.encryption_key.key_arn],
-                    conditions={
-                        "StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}
-                    },
-                )
-            )
+        # S3 uses the lake key on the role's behalf: decrypt what COPY reads, make data keys for what
+        # UNLOAD writes with SSE-KMS (ENCRYPTED AUTO or KMS_KEY_ID). Only through S3, never directly.
+        grant_key_through_s3(self, role, lake_bucket.encryption_key, *self.LAKE_KEY_ACTIONS)
         return role
 
     def _data_api_policy(self, environment_name: str) -> iam.ManagedPolicy:
