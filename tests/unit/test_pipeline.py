@@ -413,28 +413,26 @@ def holdout() -> pd.DataFrame:
     return credit_table(1_500, 9, signal=1.5)
 
 
-@pytest.fixture(scope="module")
-def strong() -> TrainedModel:
+def credit_model(seed: int, signal: float) -> TrainedModel:
+    """A small credit model; `signal` sets how much its one informative feature tells."""
     return train_target(
-        credit_table(2_000, 1, signal=1.5),
+        credit_table(2_000, seed, signal=signal),
         "credit",
         LABEL_CREDIT,
-        seed=1,
+        seed=seed,
         params={"max_iter": 40},
         n_threads=1,
     )
+
+
+@pytest.fixture(scope="module")
+def strong() -> TrainedModel:
+    return credit_model(1, signal=1.5)
 
 
 @pytest.fixture(scope="module")
 def weak() -> TrainedModel:
-    return train_target(
-        credit_table(2_000, 2, signal=0.0),
-        "credit",
-        LABEL_CREDIT,
-        seed=2,
-        params={"max_iter": 40},
-        n_threads=1,
-    )
+    return credit_model(2, signal=0.0)
 
 
 def put_model_archive(

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from credo.adapters import aws_client
 
 
@@ -16,6 +18,15 @@ class ParameterStore:
     def get(self, name: str) -> str:
         value: str = self._client.get_parameter(Name=name)["Parameter"]["Value"]
         return value
+
+    def get_optional(self, name: str) -> str | None:
+        """The value, or None when no such parameter exists; any other error raises."""
+        try:
+            return self.get(name)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                return None
+            raise
 
     def put(self, name: str, value: str, *, overwrite: bool = True) -> int:
         """Store `value`; returns the parameter's new version."""

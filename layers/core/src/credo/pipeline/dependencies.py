@@ -10,8 +10,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from credo import constants as c
 from credo.adapters.s3 import S3Store
 from credo.adapters.ssm import ParameterStore
@@ -74,9 +72,4 @@ class PipelineDependencies:
 
         Read on every call, not cached: a policy changed between runs applies to the next one.
         """
-        try:
-            return self.parameters.get(self.settings.policy_parameter)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-                return None
-            raise
+        return self.parameters.get_optional(self.settings.policy_parameter)
