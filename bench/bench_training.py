@@ -39,13 +39,19 @@ QUALITY_GAP = 0.02  # the issue's bar: selected model within 0.02 AUC of the ora
 CALIBRATION_BAR = 0.02
 
 
-def features_for(customers: int, seed: int, workers: int) -> tuple[pd.DataFrame, date, list[date]]:
-    """Labelled features of the training snapshots and the holdout, with the oracle's probabilities."""
+def features_for(
+    customers: int, seed: int, workers: int, training_snapshots: int = TRAINING_SNAPSHOTS
+) -> tuple[pd.DataFrame, date, list[date]]:
+    """Labelled features of the training snapshots and the holdout, with the oracle's probabilities.
+
+    The cache holds every snapshot whose labels close before the holdout, so that a run with more
+    training snapshots reuses it.
+    """
     from credo.features import LABEL_HORIZON_MONTHS
     from credo.privacy import tokenize
 
     cache = ROOT / ".bench" / "training" / f"{customers}-seed{seed}"
-    table_file = cache / "features.parquet"
+    table_file = cache / "features-all-snapshots.parquet"
     world = world_for(customers, seed)
     summary = json.loads((world / "world.json").read_text())
     snapshots = [date.fromisoformat(s) for s in summary["snapshots"]]
@@ -55,7 +61,7 @@ def features_for(customers: int, seed: int, workers: int) -> tuple[pd.DataFrame,
         for s in snapshots
         if (pd.Timestamp(s) + pd.DateOffset(months=LABEL_HORIZON_MONTHS)).date() <= holdout
     ]
-    training = closed[-TRAINING_SNAPSHOTS:]
+    training = closed[-training_snapshots:]
     if not table_file.exists():
         warehouse_file = cache / "warehouse.duckdb"
         print(f"  mining {customers:,} customers into {warehouse_file} (cached) …", flush=True)
@@ -64,10 +70,10 @@ def features_for(customers: int, seed: int, workers: int) -> tuple[pd.DataFrame,
         from credo.warehouse.duckdb import DuckDBWarehouse
 
         with DuckDBWarehouse(warehouse_file) as warehouse:
-            table = export_features(warehouse, [*training, holdout], labels=True).to_pandas()
+            table = export_features(warehouse, [*closed, holdout], labels=True).to_pandas()
         key = bytes.fromhex(warehouse_file.with_suffix(".key").read_text())
         oracle = pd.read_parquet(world / "evaluation" / "oracle.parquet")
-        oracle = oracle[oracle["snapshot_date"].isin({d.isoformat() for d in [*training, holdout]})]
+        oracle = oracle[oracle["snapshot_date"].isin({d.isoformat() for d in [*closed, holdout]})]
         oracle["token"] = [tokenize(customer, key) for customer in oracle["customer_id"]]
         table["snapshot_date"] = pd.to_datetime(table["snapshot_date"]).dt.date.astype(str)
         table = table.merge(
@@ -76,7 +82,9 @@ def features_for(customers: int, seed: int, workers: int) -> tuple[pd.DataFrame,
             how="left",
         )
         table.to_parquet(table_file)
-    return pd.read_parquet(table_file), holdout, training
+    table = pd.read_parquet(table_file)
+    wanted = {d.isoformat() for d in [*training, holdout]}
+    return table[table["snapshot_date"].isin(wanted)].reset_index(drop=True), holdout, training
 
 
 def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
@@ -224,6 +232,8 @@ def main() -> None:
 
 
 def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    from credo.features import FEATURE_NAMES
+
     lines = [
         f"Command: `.venv/bin/python bench/bench_training.py --search-seconds {args.search_seconds:g}`."
         f" Per target, the training job's zoo comparison: a hyperparameter search within"
@@ -231,8 +241,9 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         " time-ordered folds, each fit on at most 200k rows), then each model's final calibrated fit"
         f" on every training row, measured out of time on the world's last snapshot; {args.workers} threads."
         " Oracle AUC: the world's true probability on the same holdout rows (it knows the hidden traits)."
-        " Feature ceiling: a regression of the oracle's probability on Credo's 61 features, an estimate of"
-        " the best these features allow. Calibration error: 10 equal-count bins.",
+        " Feature ceiling: a regression of the oracle's probability on Credo's"
+        f" {len(FEATURE_NAMES)} features, an estimate of the best these features allow."
+        " Calibration error: 10 equal-count bins.",
         "",
         "| customers | target | training / holdout rows | selected | out-of-time AUC | oracle AUC | gap"
         f" (asked ≤ {QUALITY_GAP}) | feature ceiling | calibration error (asked ≤ {CALIBRATION_BAR}) |",
@@ -245,6 +256,10 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f" | {t['selected']} | {t['selected_auc']} | {t['oracle_auc']} | {t['gap_to_oracle']}"
                 f" | {t['feature_ceiling_auc']} | {t['selected_calibration_error']} |"
             )
+    # a size measured before a feature change keeps its figures, marked, until it is measured again
+    if any(r.get("note") for r in results):
+        lines.append("")
+    lines += [f"- {r['customers']:,} customers: {r['note']}" for r in results if r.get("note")]
     lines += [
         "",
         "Per model (fit: the final calibrated fit, which is 4 fits: 3 folds for the sigmoid and the model"

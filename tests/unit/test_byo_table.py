@@ -47,8 +47,9 @@ def test_given_text_categories_and_gaps_when_trained_then_every_zoo_model_is_rep
     table_file: Path, tmp_path: Path
 ) -> None:
     report = train_table(
-        table_file, label="defaulted", out=tmp_path, time_column="applied on", progress=lambda _: None
-    )
+        table_file, label="defaulted", out=tmp_path, time_column="applied on", search_seconds=3,
+        progress=lambda _: None,
+    )  # fmt: skip
 
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["selected"] in saved["models"] and set(saved["models"]) == {spec.name for spec in zoo.ZOO}
@@ -64,6 +65,9 @@ def test_given_text_categories_and_gaps_when_trained_then_every_zoo_model_is_rep
         *_inputs(table_file),
     )
     assert p.shape == (200,) and ((p >= 0) & (p <= 1)).all()
+    searches = {name: m["search"] for name, m in saved["targets"]["table"]["models"].items()}
+    assert searches["decision_tree"]["candidates_tried"] > 1  # the first model's share allows several
+    assert all(s["candidates_tried"] >= 1 and s["folds"] == "3 out-of-time folds" for s in searches.values())
 
 
 def _inputs(path: Path) -> tuple[list[str], list[str]]:
@@ -76,12 +80,36 @@ def test_given_the_command_line_then_the_comparison_is_printed_and_files_written
 ) -> None:
     code = main(
         ["train", "--table", str(table_file), "--label", "defaulted", "--positive", "yes",
-         "--out", str(tmp_path), "--models", "logistic_regression", "decision_tree"]
+         "--out", str(tmp_path), "--models", "logistic_regression", "decision_tree", "--search-seconds", "1"]
     )  # fmt: skip
 
     printed = capsys.readouterr().out
     assert code == 0 and "← selected" in printed and "stratified" in printed
+    assert "settings tried" in printed
     assert {p.name for p in tmp_path.iterdir()} == {"model.onnx", "report.json", "report.html"}
+
+
+def test_given_no_search_budget_then_each_model_keeps_the_zoo_settings(
+    table_file: Path, tmp_path: Path
+) -> None:
+    report = train_table(
+        table_file, label="defaulted", out=tmp_path, models=["decision_tree"], search_seconds=0,
+        progress=lambda _: None,
+    )  # fmt: skip
+
+    assert report["search_seconds"] == 0
+    assert report["targets"]["table"]["models"]["decision_tree"]["search"] == {}
+
+
+def test_given_a_negative_search_budget_then_the_command_line_refuses_it(
+    table_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--table", str(table_file), "--label", "defaulted", "--out", str(tmp_path),
+              "--search-seconds", "-5"])  # fmt: skip
+
+    assert exit_.value.code == 2
+    assert "--search-seconds: must be 0 or more seconds, got -5" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from credo.features import FEATURE_NAMES, LABEL_CREDIT
 from credo.scoring.model import ScoringModel
-from credo.training.compare import ZooComparison, compare_zoo
+from credo.training.compare import MIN_DISTINCT_SCORES, ZooComparison, _select, compare_zoo
 from credo.training.report import build_report
 
 MODELS = ("decision_tree", "logistic_regression", "hist_gradient_boosting")
@@ -104,3 +104,23 @@ def test_given_the_selected_model_then_the_report_ranks_the_features_that_drive_
 
     top_two = set(list(importances)[:2])
     assert top_two == {"bills_late_in_12months", "max_dpd_in_12months"}
+
+
+def _row(model: str, auc: float, distinct_scores: int) -> dict[str, object]:
+    return {"model": model, "roc_auc": auc, "distinct_scores": distinct_scores, "onnx_bytes": 1_000,
+            "one_row_latency_p50_ms": 0.01}  # fmt: skip
+
+
+def test_given_a_model_whose_scores_collapsed_then_a_lower_auc_model_with_spread_scores_ships() -> None:
+    rows = [_row("mlp", 0.762, 1), _row("logistic_regression", 0.760, 400)]
+
+    selected, reason = _select(rows)
+
+    assert selected == "logistic_regression"
+    assert f"fewer than {MIN_DISTINCT_SCORES} distinct values: mlp (1)" in reason
+
+
+def test_given_every_model_spread_then_the_best_auc_ships_and_nothing_is_said_about_spread() -> None:
+    selected, reason = _select([_row("mlp", 0.762, 300), _row("logistic_regression", 0.760, 400)])
+
+    assert selected == "mlp" and "distinct" not in reason

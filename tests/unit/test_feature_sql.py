@@ -186,6 +186,8 @@ ORDERS = [
     ("O8", "t_good", "2024-08-01 10:00", "2024-08-03 10:00", "cod", "delivered", 1000.0, "fashion"),
     ("O9", "t_good", "2024-12-05 10:00", "2024-12-09 10:00", "cod", "rto", 1000.0, "fashion"),
     ("O11", "t_buyer", "2024-06-03 10:00", "2024-06-06 10:00", "card", "delivered", 1000.0, "fashion"),
+    # a COD refusal more than 12 months before the snapshot: outside every order window
+    ("O12", "t_late", "2023-03-01 10:00", "2023-03-10 10:00", "cod", "rto", 800.0, "fashion"),
     # EMI plans: running, finished, and undone before the snapshot
     ("E-run", "t_emi", "2024-03-15 10:00", "2024-03-20 10:00", "emi", "delivered", 9000.0, "mobiles"),
     ("E-done", "t_emi", "2023-01-15 10:00", "2023-01-20 10:00", "emi", "delivered", 9000.0, "mobiles"),
@@ -198,6 +200,7 @@ BILLS = [
     bill("B3", "t_late", "2024-06-15", None, amount=3000.0),  # stated on 06-01, unpaid → 90 dpd in window
     bill("B4", "t_late", "2024-05-15", "2024-05-20 10:00"),  # 5 days late
     bill("B5", "t_late", "2023-05-15", "2023-07-01 10:00"),  # 47 days late, but > 12 months ago
+    bill("B7", "t_late", "2022-05-15", "2022-07-30 10:00"),  # 76 days late, but > 24 months ago
     bill("B6", "t_overdue", "2024-05-15", None, amount=800.0),
     *(bill(f"E{m}", "t_emi", f"2024-{m:02d}-15", f"2024-{m:02d}-10 09:00", account="emi") for m in (6, 7, 8)),
     *(
@@ -218,6 +221,7 @@ ADS = [
     ad("A7", "t_late", "2024-05-10 09:00"),
     ad("A8", "t_good", "2023-09-01 09:00"),
     ad("A9", "t_pp_later", "2024-06-10 09:00", "2024-06-10 10:00"),
+    ad("A10", "t_late", "2023-04-01 09:00", "2023-04-02 10:00"),  # clicked more than 12 months ago
 ]
 
 MATCHES = [
@@ -406,7 +410,8 @@ def test_given_orders_then_outcome_rates_over_30_90_180_days_are_as_computed_by_
     # before T: O1 04-25 COD rto, O2 04-26 COD cancelled after dispatch, O3 05-20 COD still in
     # transit at T, O4 03-01 returned, O5 05-10 cancelled before dispatch, O6 2023-10-01 delivered
     assert (buyer["orders_placed_in_30days"], buyer["orders_placed_in_90days"]) == (2, 4)  # O3 O5; + O1 O2
-    assert buyer["orders_placed_ever"] == 6
+    assert buyer["orders_placed_in_12months"] == 6  # O6 is 8 months old
+    assert (buyer["orders_cod_in_12months"], buyer["cod_refused_in_12months"]) == (3, 2)  # O1-O3; O1 O2
     assert buyer["orders_cancelled_before_dispatch_in_6months"] == 1
     assert buyer["orders_cancelled_after_dispatch_in_6months"] == 1
     assert buyer["cancellation_rate_in_30days"] == pytest.approx(1 / 2)
@@ -429,6 +434,10 @@ def test_given_orders_then_spend_recency_and_breadth_are_as_computed_by_hand(
     assert buyer["days_since_last_order"] == 12  # O3, 05-20
     assert buyer["days_since_last_cod_refusal"] == 30  # O2's status set on 05-02
     assert buyer["categories_in_180days"] == 3  # fashion, books, home
+    late = world["t_late"]  # one COD order, refused 15 months before the snapshot: out of every window
+    assert (late["orders_placed_in_12months"], late["orders_cod_in_12months"]) == (0, 0)
+    assert late["cod_refused_in_12months"] == 0
+    assert (late["days_since_last_order"], late["days_since_last_cod_refusal"]) == (None, None)
 
 
 def test_given_emi_orders_then_only_running_plans_count(world: dict[str, dict[str, Any]]) -> None:
@@ -443,7 +452,7 @@ def test_given_bills_then_repayment_history_and_utilisation_are_as_computed_by_h
     assert late["bills_due_in_12months"] == 3  # B1 B2 B4; B3 not due yet, B5 too old
     assert late["late_payment_rate_in_12months"] == pytest.approx(2 / 3)
     assert late["bills_30dpd_in_12months"] == 1  # B1, 40 days
-    assert late["max_dpd_ever"] == 47  # B5, outside the 12 months
+    assert late["max_dpd_in_24months"] == 47  # B5, outside the 12 months; B7 is outside the 24
     assert late["postpaid_limit"] == pytest.approx(10_000.0)
     assert late["postpaid_utilisation"] == pytest.approx(3000.0 / 10_000.0)
     assert late["postpaid_account_age_days"] == (AS_OF - date(2023, 1, 1)).days
@@ -472,7 +481,7 @@ def test_given_ads_then_engagement_counts_clicks_and_purchases_known_before_the_
         0.0,
     )
     assert late["purchase_after_click_rate_in_180days"] is None  # no click: no denominator
-    assert late["days_since_last_ad_click"] is None
+    assert late["days_since_last_ad_click"] is None  # A10's click is more than 12 months old
     good = world["t_good"]  # an ad long ago: known to marketing, nothing in the 180 days
     assert (good["ads_received_in_180days"], good["ad_click_rate_in_180days"]) == (0, None)
 
@@ -511,7 +520,9 @@ def test_given_a_customer_without_events_before_the_snapshot_then_exactly_the_do
     quiet = world["t_pp_later"]  # postpaid, an ad and everything else only after the snapshot
     missing = {name for name in FEATURE_NAMES if quiet[name] is None}
     assert missing == {f.name for f in FEATURES if f.missing != NEVER_MISSING}
-    counts = {"orders_placed_ever", "orders_placed_in_6months", "bills_due_in_12months", "emi_plans_active"}
+    counts = {
+        "orders_placed_in_12months", "orders_placed_in_6months", "bills_due_in_12months", "emi_plans_active"
+    }  # fmt: skip
     assert all(quiet[name] == 0 for name in counts)
     assert quiet["postpaid_limit"] == 0.0
 
@@ -550,7 +561,7 @@ def test_given_several_snapshots_then_the_training_set_stacks_one_row_per_custom
     assert "t_new" not in by_snapshot[date(2024, 3, 1)]
     assert len(rows) == sum(len(tokens) for tokens in by_snapshot.values())
     march = next(r for r in rows if r["token"] == "t_buyer" and r["snapshot_date"] == date(2024, 3, 1))
-    assert march["orders_placed_ever"] == 1  # only O6 (2023-10-01) was placed before March
+    assert march["orders_placed_in_12months"] == 1  # only O6 (2023-10-01) was placed before March
     with pytest.raises(ValueError, match="snapshot"):
         build_training_set(warehouse, [])
 

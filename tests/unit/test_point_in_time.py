@@ -274,7 +274,7 @@ def features_mined_at_t() -> list[Row]:
 def test_given_the_history_before_t_then_features_see_it(features_mined_at_t: list[Row]) -> None:
     rows = {row["token"]: row for row in features_mined_at_t}
     assert set(rows) == {"t_a", "t_b"}
-    assert rows["t_a"]["orders_placed_ever"] == 3
+    assert rows["t_a"]["orders_placed_in_12months"] == 3
     assert rows["t_a"]["cod_refused_in_6months"] == 1
     assert rows["t_a"]["postpaid_outstanding"] == 900.0  # B2
     assert rows["t_a"]["purchase_after_click_rate_in_180days"] is not None

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from credo import constants as c
+
 if TYPE_CHECKING:  # the commands import what they use, so `credo --help` stays quick
     from credo.settings import CredoSettings
     from credo.warehouse.protocol import Warehouse
@@ -20,6 +22,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
     return value
 
 
@@ -133,6 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             time_column=args.time_column,
             out=Path(args.out),
             models=args.models,
+            search_seconds=args.search_seconds,
         )
     except TableError as error:
         print(f"credo train: {error}", file=sys.stderr)
@@ -412,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         choices=[spec.name for spec in ZOO],
         help="only these zoo models (default: all)",
+    )
+    train.add_argument(
+        "--search-seconds",
+        type=_non_negative_seconds,
+        default=c.TABLE_SEARCH_SECONDS,
+        metavar="S",
+        help=f"time to search the models' settings, shared by the zoo (default {c.TABLE_SEARCH_SECONDS:g};"
+        " 0 keeps the zoo's own settings)",
     )
     train.set_defaults(func=cmd_train)
 

@@ -40,3 +40,6 @@ TARGETS: Final = (TARGET_CREDIT, TARGET_BUYING)
 
 # Powertools service name, one for all functions.
 SERVICE_NAME: Final = "credo"
+
+# `credo train --table`: seconds to search the zoo models' settings, shared by the zoo (0: none).
+TABLE_SEARCH_SECONDS: Final = 60.0

@@ -8,7 +8,7 @@ docs/features.md is generated from this module: `python -m credo.features > docs
 from dataclasses import dataclass
 from typing import Final
 
-FEATURE_SCHEMA_VERSION: Final = "2"
+FEATURE_SCHEMA_VERSION: Final = "3"
 
 # Sources (warehouse tables) a feature is computed from.
 REGISTRATIONS: Final = "registrations"
@@ -20,13 +20,13 @@ BUREAU: Final = "bureau_reports"
 
 # Windows: all end at the snapshot (exclusive); months are calendar months back from it.
 AT_SNAPSHOT: Final = "at snapshot"
-EVER: Final = "all history"
 DAYS_30: Final = "30 days"
 DAYS_90: Final = "90 days"
 DAYS_180: Final = "180 days"
 LABEL_HORIZON_MONTHS: Final = 6  # labels look this many months past the snapshot (features.sql)
 MONTHS_6: Final = "6 months"
 MONTHS_12: Final = "12 months"
+MONTHS_24: Final = "24 months"
 LATEST: Final = "latest before snapshot"
 
 NEVER_MISSING: Final = "never"
@@ -121,7 +121,18 @@ FEATURES: Final[tuple[Feature, ...]] = (
     # order outcomes over several windows; outcomes count once their status was set before the snapshot
     Feature("orders_placed_in_30days", "orders placed in the 30 days before the snapshot", ORDERS, DAYS_30),
     Feature("orders_placed_in_90days", "orders placed in the 90 days before the snapshot", ORDERS, DAYS_90),
-    Feature("orders_placed_ever", "orders placed at any time before the snapshot", ORDERS, EVER),
+    Feature(
+        "orders_placed_in_12months", "orders placed in the 12 months before the snapshot", ORDERS, MONTHS_12
+    ),
+    Feature(
+        "orders_cod_in_12months", "orders placed in the 12 months paid cash on delivery", ORDERS, MONTHS_12
+    ),
+    Feature(
+        "cod_refused_in_12months",
+        "COD orders placed in the 12 months refused at the door / RTO / cancelled after dispatch",
+        ORDERS,
+        MONTHS_12,
+    ),
     Feature(
         "orders_cancelled_before_dispatch_in_6months",
         "orders cancelled before they were dispatched",
@@ -186,17 +197,17 @@ FEATURES: Final[tuple[Feature, ...]] = (
     ),
     Feature(
         "days_since_last_order",
-        "days from the latest order to the snapshot",
+        "days from the latest order placed in the 12 months to the snapshot",
         ORDERS,
-        EVER,
-        "no order placed before the snapshot",
+        MONTHS_12,
+        "no order placed in the 12 months",
     ),
     Feature(
         "days_since_last_cod_refusal",
-        "days from the latest COD refusal (RTO or cancelled after dispatch) to the snapshot",
+        "days from the latest COD refusal (RTO or cancelled after dispatch) in the 12 months to the snapshot",
         ORDERS,
-        EVER,
-        "no COD refusal known before the snapshot",
+        MONTHS_12,
+        "no COD refusal known in the 12 months",
     ),
     Feature("categories_in_180days", "distinct product categories ordered in the 180 days", ORDERS, DAYS_180),
     # repayment history
@@ -216,7 +227,12 @@ FEATURES: Final[tuple[Feature, ...]] = (
         PAYMENTS,
         MONTHS_12,
     ),
-    Feature("max_dpd_ever", "worst days past due on any bill ever, as known at the snapshot", PAYMENTS, EVER),
+    Feature(
+        "max_dpd_in_24months",
+        "worst days past due on any bill due in the 24 months, as known at the snapshot",
+        PAYMENTS,
+        MONTHS_24,
+    ),
     # marketing engagement
     *(
         Feature(name, description, MARKETING, DAYS_180, NO_ADS)
@@ -244,10 +260,10 @@ FEATURES: Final[tuple[Feature, ...]] = (
     ),
     Feature(
         "days_since_last_ad_click",
-        "days from the latest ad click to the snapshot",
+        "days from the latest ad click in the 12 months to the snapshot",
         MARKETING,
-        EVER,
-        "no ad click before the snapshot",
+        MONTHS_12,
+        "no ad click in the 12 months",
     ),
     # reference registries: the latest match computed before the snapshot, per registry
     Feature(
@@ -342,7 +358,9 @@ POINT_IN_TIME_RULES: Final[tuple[str, ...]] = (
     "The snapshot T is a date; its midnight (UTC) divides the past from the future. Features use "
     "only events timed before T; labels use only what happens from T on.",
     "Windows end at T (exclusive): 'N days' starts N days before T, 'N months' N calendar months "
-    "before T; 'all history' is everything before T.",
+    "before T. No feature looks further back than 24 months: a count over all history grows with how "
+    "long the shop has been mined, so a model trained on young history misreads older customers (on "
+    "the synthetic world, 'ever' counts made the buying model over-predict its out-of-time holdout).",
     "Registrations: the latest version with updated_at < T; when the warehouse has none (the customer "
     "was first mined after T), the earliest version. The source keeps only its current state, so "
     "versions between two mining runs are never seen and that fallback may show attributes from "

@@ -132,7 +132,9 @@ REASON_TEXTS: Final[Mapping[str, ValueText | FlagText]] = {
     # order outcomes over several windows
     "orders_placed_in_30days": ValueText("{value} order{s} placed in the last 30 days", NO_ORDERS),
     "orders_placed_in_90days": ValueText("{value} order{s} placed in the last 90 days", NO_ORDERS),
-    "orders_placed_ever": ValueText("{value} order{s} placed since registration", NO_ORDERS),
+    "orders_placed_in_12months": ValueText("{value} order{s} placed in the last 12 months", NO_ORDERS),
+    "orders_cod_in_12months": ValueText("{value} COD order{s} in the last 12 months", NO_ORDERS),
+    "cod_refused_in_12months": ValueText("{value} COD order{s} refused in the last 12 months", NO_ORDERS),
     "orders_cancelled_before_dispatch_in_6months": ValueText(
         "{value} order{s} cancelled before dispatch in the last 6 months", NO_ORDERS
     ),
@@ -155,9 +157,9 @@ REASON_TEXTS: Final[Mapping[str, ValueText | FlagText]] = {
     "order_value_max_in_180days": ValueText(
         "a largest order of {value} in the last 180 days", "no order on record in the last 180 days", _inr
     ),
-    "days_since_last_order": ValueText("last order {value} day{s} ago", NO_ORDERS),
+    "days_since_last_order": ValueText("last order {value} day{s} ago", "no order in the last 12 months"),
     "days_since_last_cod_refusal": ValueText(
-        "a COD order refused {value} day{s} ago", "no COD refusal on record"
+        "a COD order refused {value} day{s} ago", "no COD refusal in the last 12 months"
     ),
     "categories_in_180days": ValueText(
         "orders from {value} product categor{ies} in the last 180 days", NO_ORDERS
@@ -172,7 +174,7 @@ REASON_TEXTS: Final[Mapping[str, ValueText | FlagText]] = {
     "bills_30dpd_in_12months": ValueText(
         "{value} bill{s} 30 or more days past due in the last 12 months", NO_BILLS
     ),
-    "max_dpd_ever": ValueText("a bill once {value} day{s} past due", NO_BILLS),
+    "max_dpd_in_24months": ValueText("a bill {value} day{s} past due in the last 24 months", NO_BILLS),
     # marketing engagement
     "ads_received_in_180days": ValueText("{value} ad{s} received in the last 180 days", NO_ADS),
     "ad_clicks_in_180days": ValueText("{value} ad{s} clicked in the last 180 days", NO_ADS),
@@ -184,7 +186,9 @@ REASON_TEXTS: Final[Mapping[str, ValueText | FlagText]] = {
         "no ad click on record in the last 180 days",
         _percent,
     ),
-    "days_since_last_ad_click": ValueText("last ad click {value} day{s} ago", "no ad click on record"),
+    "days_since_last_ad_click": ValueText(
+        "last ad click {value} day{s} ago", "no ad click in the last 12 months"
+    ),
     # reference registries
     "business_match": FlagText(
         "linked to a registered business",

@@ -1,9 +1,12 @@
 """Bring your own table: `credo train --table FILE --label COLUMN …` trains the zoo on a lender's own data.
 
 Any labelled table works: numeric and text-categorical columns, missing values, any column names.
-Every zoo model is cross-validated — out of time (expanding windows) when a time column is given,
-stratified folds otherwise; the best mean AUC is selected, refitted on every row, exported to ONNX
-with a parity check, and DIR/report.json, DIR/report.html and DIR/model.onnx are written.
+Every zoo model's settings are searched within a time budget, then the chosen settings are
+cross-validated — out of time (expanding windows) when a time column is given, stratified folds
+otherwise; the best mean AUC is selected, refitted on every row, exported to ONNX with a parity
+check, and DIR/report.json, DIR/report.html and DIR/model.onnx are written. The search ranks
+settings on the same folds, so the chosen settings' figures lean slightly optimistic; the report
+says how many settings each model tried.
 """
 
 import time
@@ -17,8 +20,9 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 
+from credo.constants import TABLE_SEARCH_SECONDS
 from credo.policy import Economics
-from credo.training import metrics, zoo
+from credo.training import metrics, search, zoo
 from credo.training.onnx_export import PARITY_TOLERANCE
 from credo.training.report import ModelResult, TargetResult, build_report, write_report
 
@@ -151,21 +155,31 @@ def train_table(
     time_column: str | None = None,
     models: Sequence[str] | None = None,
     seed: int = 7,
+    search_seconds: float = TABLE_SEARCH_SECONDS,
     progress: Any = print,
 ) -> dict[str, Any]:
-    """Cross-validate the zoo on a user's table, ship the best model; returns report.json's content."""
+    """Search and cross-validate the zoo on a user's table, ship the best model; returns report.json."""
     table = prepare(read_table(path), label=label, positive=positive, time_column=time_column)
     folds = _folds(table, seed)
+    validation = "out-of-time" if table.order is not None else "stratified"
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
-    results = [_cross_validate(spec, table, folds, seed, progress) for spec in specs]
+    if search_seconds > 0:
+        searches = search.search_each(
+            specs, table.features, table.labels, table.numeric, table.categorical, folds,
+            budget_seconds=search_seconds, seed=seed, folds_description=f"{FOLDS} {validation} folds",
+        )  # fmt: skip
+        results = [_cross_validate(spec, table, folds, seed, progress, found) for spec, found in searches]
+    else:
+        results = [_cross_validate(spec, table, folds, seed, progress) for spec in specs]
     summary = {r.name: _summary(r) for r in results}
     selected = max(summary, key=lambda name: summary[name]["roc_auc"] or 0.0)
-    validation = "out-of-time" if table.order is not None else "stratified"
     best_auc = summary[selected]["roc_auc"] or 0.0
     reason = f"best mean {validation} cross-validated ROC-AUC ({best_auc:.4f}) over {FOLDS} folds"
+    params = next(r.search for r in results if r.name == selected).get("params", {})
     pipeline = zoo.fit_zoo_model(
-        zoo.model_spec(selected), table.features, table.labels, table.numeric, table.categorical, seed=seed
-    )
+        zoo.model_spec(selected), table.features, table.labels, table.numeric, table.categorical,
+        seed=seed, params=params,
+    )  # fmt: skip
     metadata = {"model": selected, "label": label, "columns": ",".join(table.column_names.values())}
     onnx_bytes = zoo.export_zoo_model(pipeline, table.numeric, table.categorical, metadata)
     sample = table.features.sample(min(PARITY_ROWS, len(table.features)), random_state=seed)
@@ -186,6 +200,7 @@ def train_table(
         "selection_reason": reason,
         "validation": validation,
         "folds": FOLDS,
+        "search_seconds": search_seconds,
         "parity_max_abs_diff": parity,
         "columns": {"numeric": [table.column_names[c] for c in table.numeric],
                     "categorical": [table.column_names[c] for c in table.categorical]},
@@ -202,8 +217,10 @@ def _cross_validate(
     folds: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
     seed: int,
     progress: Any,
+    searched: search.SearchResult | None = None,
 ) -> ModelResult:
-    """Out-of-fold predictions of one model, and its per-fold figures."""
+    """Out-of-fold predictions of one model with its searched settings (the zoo's own without a search)."""
+    params = searched.best.params if searched is not None else {}
     y_parts: list[npt.NDArray[np.int64]] = []
     p_parts: list[npt.NDArray[np.float64]] = []
     per_fold: dict[str, list[float]] = {m: [] for m in SUMMARY_METRICS}  # NaN: undefined in that fold
@@ -211,8 +228,9 @@ def _cross_validate(
     for train, test in folds:
         started = time.perf_counter()
         pipeline = zoo.fit_zoo_model(
-            spec, table.features.iloc[train], table.labels[train], table.numeric, table.categorical, seed=seed
-        )
+            spec, table.features.iloc[train], table.labels[train], table.numeric, table.categorical,
+            seed=seed, params=params,
+        )  # fmt: skip
         seconds += time.perf_counter() - started
         x_test = zoo.model_input(table.features.iloc[test], table.numeric, table.categorical)
         p = pipeline.predict_proba(x_test)[:, 1]
@@ -225,7 +243,8 @@ def _cross_validate(
             per_fold[name].append(float("nan") if value is None else float(value))
         y_parts.append(table.labels[test])
         p_parts.append(p)
-    progress(f"  {spec.name}: mean ROC-AUC {np.nanmean(per_fold['roc_auc']):.4f}")
+    tried = f", {len(searched.candidates)} settings tried" if searched is not None else ""
+    progress(f"  {spec.name}: mean ROC-AUC {np.nanmean(per_fold['roc_auc']):.4f}{tried}")
     return ModelResult(
         name=spec.name,
         y_true=np.concatenate(y_parts),
@@ -233,6 +252,7 @@ def _cross_validate(
         cv_folds=per_fold,
         fit_seconds=round(seconds / len(folds), 3),
         notes=spec.notes,
+        search=searched.summary() if searched is not None else {},
     )
 
 

@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.policy import Economics
 from credo.scoring import model as contract
-from credo.scoring.scale import scale_parameters
+from credo.scoring.scale import scale_parameters, scores_from_bad_probabilities
 from credo.training import metrics, search, zoo
 from credo.training.baselines import reason_baselines
 from credo.training.onnx_export import TARGET_OPSET, check_parity
@@ -44,6 +44,11 @@ IMPORTANCE_SAMPLE_ROWS: Final = 5_000
 # A feature missing for more than this share of good training rows has "missing" as its reason baseline.
 # The search budget per target when the caller names none: about a minute of a 2-core machine.
 DEFAULT_SEARCH_SECONDS: Final = 60.0
+# A model whose holdout scores take fewer distinct values cannot fill the policy's four bands and
+# place a threshold: a calibrated MLP whose outputs had collapsed gave every demo customer a credit
+# score of 565 (one value), with an out-of-time AUC of 0.76 from differences in the sixth decimal.
+# A shallow decision tree (a dozen or so leaves) still qualifies.
+MIN_DISTINCT_SCORES: Final = 5
 
 
 @dataclass(frozen=True)
@@ -83,16 +88,11 @@ def compare_zoo(
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
     fitted: dict[str, tuple[Pipeline, bytes]] = {}
     results, rows = [], []
-    search_started = time.perf_counter()
-    for position, spec in enumerate(specs):
-        # an equal share of what is left, so a model that finishes early leaves time to the next
-        share = max(search_seconds - (time.perf_counter() - search_started), 0.0) / (len(specs) - position)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # the final fit below reports it
-            searched = search.search(
-                spec, x_train, y_train, FEATURE_NAMES, (), folds,
-                budget_seconds=share, seed=seed, folds_description=folds_description,
-            )  # fmt: skip
+    searches = search.search_each(
+        specs, x_train, y_train, FEATURE_NAMES, (), folds,
+        budget_seconds=search_seconds, seed=seed, folds_description=folds_description,
+    )  # fmt: skip
+    for spec, searched in searches:
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -134,6 +134,7 @@ def compare_zoo(
                 "fit_seconds": fit_seconds,
                 **cost,
                 "cv_auc": searched.best.cv_auc,
+                "distinct_scores": len(np.unique(scores_from_bad_probabilities(p_holdout))),
                 "search_seconds": searched.seconds,
                 "candidates_tried": len(searched.candidates),
                 "params": searched.best.params,
@@ -180,16 +181,22 @@ def _permutation_importances(
 
 
 def _select(rows: list[dict[str, Any]]) -> tuple[str, str]:
-    """Best out-of-time AUC among the models within the serving budget."""
+    """Best out-of-time AUC among the models within the serving budget whose scores spread."""
+    spread = [r for r in rows if r["distinct_scores"] >= MIN_DISTINCT_SCORES]
     within = [
         r
-        for r in rows
+        for r in spread or rows
         if r["onnx_bytes"] <= MAX_SERVING_ONNX_BYTES and r["one_row_latency_p50_ms"] <= MAX_SERVING_ONE_ROW_MS
     ]
-    pool = within or rows
+    pool = within or spread or rows
     best = max(pool, key=lambda r: r["roc_auc"] or 0.0)
     budget = "within the serving budget" if within else "none was within the serving budget"
-    return best["model"], f"best out-of-time ROC-AUC ({best['roc_auc']:.4f}) of {len(rows)} models, {budget}"
+    collapsed = [f"{r['model']} ({r['distinct_scores']})" for r in rows if r not in spread]
+    few = f"fewer than {MIN_DISTINCT_SCORES} distinct values"
+    left_out = f"; left out for holdout scores with {few}: {', '.join(collapsed)}" if collapsed else ""
+    return best["model"], (
+        f"best out-of-time ROC-AUC ({best['roc_auc']:.4f}) of {len(rows)} models, {budget}{left_out}"
+    )
 
 
 def _package(

@@ -13,7 +13,8 @@ seeded order and started only while the model's share of the budget lasts.
 """
 
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import ParameterSampler, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
@@ -130,6 +132,35 @@ def _customer_groups(
     codes, uniques = pd.factorize(pd.Series(customers))
     fold_of_customer = np.random.default_rng(seed).integers(0, folds, size=len(uniques))
     return np.asarray(fold_of_customer[codes], dtype=np.int64)
+
+
+def search_each(
+    specs: Sequence[ModelSpec],
+    frame: pd.DataFrame,
+    labels: npt.ArrayLike,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    folds: Sequence[Fold],
+    *,
+    budget_seconds: float,
+    seed: int,
+    folds_description: str = "",
+) -> Iterator[tuple[ModelSpec, SearchResult]]:
+    """Search each model in turn within an equal share of what is left of `budget_seconds`.
+
+    The caller's work between two models (a final fit, an export) comes out of the budget too, so a
+    model that finishes early leaves its time to the next ones.
+    """
+    started = time.perf_counter()
+    for position, spec in enumerate(specs):
+        share = max(budget_seconds - (time.perf_counter() - started), 0.0) / (len(specs) - position)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # candidates' fits; the final fit reports it
+            result = search(
+                spec, frame, labels, numeric, categorical, folds,
+                budget_seconds=share, seed=seed, folds_description=folds_description,
+            )  # fmt: skip
+        yield spec, result
 
 
 def search(

@@ -74,6 +74,7 @@ order_facts AS (
         CASE WHEN o.placed_at >= DATEADD(day, -90, s.as_of) THEN 1 ELSE 0 END AS in_90d,
         CASE WHEN o.placed_at >= DATEADD(day, -180, s.as_of) THEN 1 ELSE 0 END AS in_180d,
         CASE WHEN o.placed_at >= DATEADD(month, -6, s.as_of) THEN 1 ELSE 0 END AS in_6m,
+        CASE WHEN o.placed_at >= DATEADD(month, -12, s.as_of) THEN 1 ELSE 0 END AS in_12m,
         CASE
             WHEN o.updated_at < s.as_of AND o.status = 'cancelled_before_dispatch' THEN 1 ELSE 0
         END AS cancelled_before_dispatch,
@@ -106,7 +107,11 @@ order_facts AS (
 order_stats AS (
     SELECT
         f.token,
-        COUNT(*) AS orders_ever,
+        -- at most 12 months back: an "ever" count would grow with how long the shop has been mined,
+        -- so a model trained on a young history would misread an older one
+        COUNT(CASE WHEN f.in_12m = 1 THEN 1 END) AS orders_12m,
+        COUNT(CASE WHEN f.in_12m = 1 AND f.is_cod = 1 THEN 1 END) AS cod_12m,
+        COUNT(CASE WHEN f.in_12m = 1 AND f.cod_refused = 1 THEN 1 END) AS cod_refused_12m,
         COUNT(CASE WHEN f.in_30d = 1 THEN 1 END) AS orders_30d,
         COUNT(CASE WHEN f.in_90d = 1 THEN 1 END) AS orders_90d,
         COUNT(CASE WHEN f.in_180d = 1 THEN 1 END) AS orders_180d,
@@ -137,9 +142,11 @@ order_stats AS (
         AVG(CASE WHEN f.in_180d = 1 THEN f.amount END) AS value_mean_180d,
         MAX(CASE WHEN f.in_180d = 1 THEN f.amount END) AS value_max_180d,
         COUNT(DISTINCT CASE WHEN f.in_180d = 1 THEN f.category END) AS categories_180d,
-        MAX(f.placed_at) AS last_order_at,
+        MAX(CASE WHEN f.in_12m = 1 THEN f.placed_at END) AS last_order_at,
         -- a refusal is known from the moment its status was set
-        MAX(CASE WHEN f.cod_refused = 1 THEN f.updated_at END) AS last_cod_refusal_at,
+        MAX(
+            CASE WHEN f.cod_refused = 1 AND f.updated_at >= DATEADD(month, -12, f.as_of) THEN f.updated_at END
+        ) AS last_cod_refusal_at,
         COUNT(CASE WHEN f.emi_running = 1 THEN 1 END) AS emi_plans_active
     FROM order_facts AS f
     GROUP BY f.token
@@ -199,7 +206,12 @@ bills AS (
         COUNT(CASE WHEN f.due_in_12m = 1 AND f.dpd_at_snapshot > 0 THEN 1 END) AS bills_late,
         COUNT(CASE WHEN f.due_in_12m = 1 AND f.dpd_at_snapshot >= 30 THEN 1 END) AS bills_30dpd,
         MAX(CASE WHEN f.due_in_12m = 1 THEN f.dpd_at_snapshot ELSE 0 END) AS max_dpd,
-        MAX(CASE WHEN f.due_date < f.as_of THEN f.dpd_at_snapshot ELSE 0 END) AS max_dpd_ever,
+        MAX(
+            CASE
+                WHEN f.due_date < f.as_of AND f.due_date >= DATEADD(month, -24, f.as_of) THEN f.dpd_at_snapshot
+                ELSE 0
+            END
+        ) AS max_dpd_24m,
         MAX(
             CASE WHEN f.due_date < f.as_of AND (f.paid_at IS NULL OR f.paid_at >= f.as_of) THEN 1 ELSE 0 END
         ) AS overdue_at_snapshot,
@@ -240,7 +252,9 @@ ad_stats AS (
                     AND p.placed_at < s.as_of THEN 1
             END
         ) AS purchased_180d,
-        MAX(CASE WHEN a.clicked_at < s.as_of THEN a.clicked_at END) AS last_click_at
+        MAX(
+            CASE WHEN a.clicked_at < s.as_of AND a.clicked_at >= DATEADD(month, -12, s.as_of) THEN a.clicked_at END
+        ) AS last_click_at
     FROM ad_events AS a
     CROSS JOIN snapshot AS s
     LEFT JOIN orders AS p ON p.order_id = a.purchased_order_id
@@ -341,7 +355,9 @@ assembled AS (
         -- order outcomes over 30/90/180 days
         CAST(COALESCE(o.orders_30d, 0) AS INTEGER) AS orders_placed_in_30days,
         CAST(COALESCE(o.orders_90d, 0) AS INTEGER) AS orders_placed_in_90days,
-        CAST(COALESCE(o.orders_ever, 0) AS INTEGER) AS orders_placed_ever,
+        CAST(COALESCE(o.orders_12m, 0) AS INTEGER) AS orders_placed_in_12months,
+        CAST(COALESCE(o.cod_12m, 0) AS INTEGER) AS orders_cod_in_12months,
+        CAST(COALESCE(o.cod_refused_12m, 0) AS INTEGER) AS cod_refused_in_12months,
         CAST(COALESCE(o.cancelled_before_6m, 0) AS INTEGER) AS orders_cancelled_before_dispatch_in_6months,
         CAST(COALESCE(o.cancelled_after_6m, 0) AS INTEGER) AS orders_cancelled_after_dispatch_in_6months,
         CAST(o.cancelled_30d AS DOUBLE PRECISION) / NULLIF(o.orders_30d, 0) AS cancellation_rate_in_30days,
@@ -362,7 +378,7 @@ assembled AS (
         CAST(COALESCE(b.bills_due, 0) AS INTEGER) AS bills_due_in_12months,
         CAST(b.bills_late AS DOUBLE PRECISION) / NULLIF(b.bills_due, 0) AS late_payment_rate_in_12months,
         CAST(COALESCE(b.bills_30dpd, 0) AS INTEGER) AS bills_30dpd_in_12months,
-        CAST(COALESCE(b.max_dpd_ever, 0) AS INTEGER) AS max_dpd_ever,
+        CAST(COALESCE(b.max_dpd_24m, 0) AS INTEGER) AS max_dpd_in_24months,
         -- marketing: NULL when the customer never got an ad
         CAST(a.sent_180d AS INTEGER) AS ads_received_in_180days,
         CAST(a.clicked_180d AS INTEGER) AS ad_clicks_in_180days,
@@ -431,7 +447,9 @@ SELECT
     emi_plans_active,
     orders_placed_in_30days,
     orders_placed_in_90days,
-    orders_placed_ever,
+    orders_placed_in_12months,
+    orders_cod_in_12months,
+    cod_refused_in_12months,
     orders_cancelled_before_dispatch_in_6months,
     orders_cancelled_after_dispatch_in_6months,
     cancellation_rate_in_30days,
@@ -450,7 +468,7 @@ SELECT
     bills_due_in_12months,
     late_payment_rate_in_12months,
     bills_30dpd_in_12months,
-    max_dpd_ever,
+    max_dpd_in_24months,
     ads_received_in_180days,
     ad_clicks_in_180days,
     ad_click_rate_in_180days,
