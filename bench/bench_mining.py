@@ -29,6 +29,7 @@ from record import record
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".bench" / "worlds"
+WORLD_MONTHS = 24  # `credo world`'s default length
 SNAPSHOTS = 3
 # The fake bureau allows this; a real bureau's contracted rate (CREDO_BUREAU_RATE_LIMIT, default
 # 50 requests/s of 100 keys) caps lookups at 5,000 keys/s.
@@ -47,16 +48,22 @@ LARGEST_MINER_NOTE = (
 SCHEDULE = ("orders", "payments", "marketing", "bureau", "reference", "registrations")
 
 
-def world_for(customers: int, seed: int) -> Path:
+def world_for(customers: int, seed: int, months: int = WORLD_MONTHS) -> Path:
     """The world of this size, generated once (in its own process, so its memory is not counted)."""
-    out = CACHE / f"{customers}-seed{seed}"
+    out = CACHE / f"{customers}-seed{seed}{world_tag(months)}"
     if not (out / "world.json").exists():
         print(f"  generating a world of {customers:,} customers (cached in {out}) …", flush=True)
         shutil.rmtree(out, ignore_errors=True)
         credo = Path(sys.executable).with_name("credo")
         command = [str(credo), "world", "--customers", str(customers), "--seed", str(seed), "--out", str(out)]
+        command += ["--months", str(months)]
         subprocess.run(command, check=True)
     return out
+
+
+def world_tag(months: int) -> str:
+    """The suffix of a world's cache names: none for the default length, so old caches still count."""
+    return "" if months == WORLD_MONTHS else f"-{months}m"
 
 
 def peak_rss_mb() -> int:

@@ -27,7 +27,15 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_mining import BENCH_BUREAU_RATE, ROOT, backfill_side_by_side, peak_rss_mb, world_for
+from bench_mining import (
+    BENCH_BUREAU_RATE,
+    ROOT,
+    WORLD_MONTHS,
+    backfill_side_by_side,
+    peak_rss_mb,
+    world_for,
+    world_tag,
+)
 from record import record
 
 TRAINING_SNAPSHOTS = 3
@@ -40,19 +48,19 @@ CALIBRATION_BAR = 0.02
 
 
 def features_for(
-    customers: int, seed: int, workers: int, training_snapshots: int = TRAINING_SNAPSHOTS
+    customers: int,
+    seed: int,
+    workers: int,
+    training_snapshots: int = TRAINING_SNAPSHOTS,
+    months: int = WORLD_MONTHS,
 ) -> tuple[pd.DataFrame, date, list[date]]:
-    """Labelled features of the training snapshots and the holdout, with the oracle's probabilities.
-
-    The cache holds every snapshot whose labels close before the holdout, so that a run with more
-    training snapshots reuses it.
-    """
+    """Labelled features of the training snapshots and the holdout, with the oracle's probabilities."""
     from credo.features import LABEL_HORIZON_MONTHS
     from credo.privacy import tokenize
 
-    cache = ROOT / ".bench" / "training" / f"{customers}-seed{seed}"
-    table_file = cache / "features-all-snapshots.parquet"
-    world = world_for(customers, seed)
+    cache = ROOT / ".bench" / "training" / f"{customers}-seed{seed}{world_tag(months)}"
+    table_file = cache / f"features-{training_snapshots}-training-snapshots.parquet"
+    world = world_for(customers, seed, months)
     summary = json.loads((world / "world.json").read_text())
     snapshots = [date.fromisoformat(s) for s in summary["snapshots"]]
     holdout = snapshots[-1]
@@ -64,16 +72,17 @@ def features_for(
     training = closed[-training_snapshots:]
     if not table_file.exists():
         warehouse_file = cache / "warehouse.duckdb"
-        print(f"  mining {customers:,} customers into {warehouse_file} (cached) …", flush=True)
-        mine_for_training(world, warehouse_file, workers)
+        if not warehouse_file.with_suffix(".mined").exists():
+            print(f"  mining {customers:,} customers into {warehouse_file} (cached) …", flush=True)
+            mine_for_training(world, warehouse_file, workers)
         from credo.warehouse import export_features
         from credo.warehouse.duckdb import DuckDBWarehouse
 
         with DuckDBWarehouse(warehouse_file) as warehouse:
-            table = export_features(warehouse, [*closed, holdout], labels=True).to_pandas()
+            table = export_features(warehouse, [*training, holdout], labels=True).to_pandas()
         key = bytes.fromhex(warehouse_file.with_suffix(".key").read_text())
         oracle = pd.read_parquet(world / "evaluation" / "oracle.parquet")
-        oracle = oracle[oracle["snapshot_date"].isin({d.isoformat() for d in [*closed, holdout]})]
+        oracle = oracle[oracle["snapshot_date"].isin({d.isoformat() for d in [*training, holdout]})]
         oracle["token"] = [tokenize(customer, key) for customer in oracle["customer_id"]]
         table["snapshot_date"] = pd.to_datetime(table["snapshot_date"]).dt.date.astype(str)
         table = table.merge(
@@ -82,9 +91,7 @@ def features_for(
             how="left",
         )
         table.to_parquet(table_file)
-    table = pd.read_parquet(table_file)
-    wanted = {d.isoformat() for d in [*training, holdout]}
-    return table[table["snapshot_date"].isin(wanted)].reset_index(drop=True), holdout, training
+    return pd.read_parquet(table_file), holdout, training
 
 
 def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
@@ -139,6 +146,7 @@ def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
             print(f"  orders, payments, ad events backfilled: {time.perf_counter() - started:.0f} s in all")
         with DuckDBWarehouse(warehouse_file, s3=S3Store.create()) as warehouse:
             load_lake(warehouse, lake_bucket=settings.lake_bucket)
+    warehouse_file.with_suffix(".mined").touch()  # a later run featurises again without mining
 
 
 def feature_ceiling_auc(train: pd.DataFrame, holdout: pd.DataFrame, truth: str, label: str) -> float:
@@ -157,13 +165,15 @@ def feature_ceiling_auc(train: pd.DataFrame, holdout: pd.DataFrame, truth: str, 
     return float(roc_auc_score(holdout[label].astype(int), estimate))
 
 
-def measure_quality(customers: int, seed: int, workers: int, search_seconds: float) -> dict[str, Any]:
+def measure_quality(
+    customers: int, seed: int, workers: int, search_seconds: float, months: int = WORLD_MONTHS
+) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
     from threadpoolctl import threadpool_limits
 
     from credo.training.compare import compare_zoo
 
-    table, holdout_day, _ = features_for(customers, seed, workers)
+    table, holdout_day, _ = features_for(customers, seed, workers, months=months)
     figures: dict[str, Any] = {"customers": customers, "holdout": holdout_day.isoformat(), "targets": {}}
     for target, (label, population, truth) in TARGETS.items():
         rows = table[table[population].fillna(False).astype(bool) & table[label].notna()]
@@ -219,23 +229,35 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--search-seconds", type=float, default=120.0, help="search budget per target")
+    parser.add_argument(
+        "--months",
+        type=int,
+        default=WORLD_MONTHS,
+        help=f"the world's length (default {WORLD_MONTHS}); another length is recorded in its own section",
+    )
     args = parser.parse_args()
     results_dir = ROOT / ".bench" / "training"
+    tag = f"seed{args.seed}{world_tag(args.months)}"
     for customers in sorted(args.sizes):
         print(f"{customers:,} customers:", flush=True)
-        figures = measure_quality(customers, args.seed, args.workers, args.search_seconds)
-        (results_dir / f"results-{customers}-seed{args.seed}.json").write_text(json.dumps(figures, indent=2))
+        figures = measure_quality(customers, args.seed, args.workers, args.search_seconds, args.months)
+        (results_dir / f"results-{customers}-{tag}.json").write_text(json.dumps(figures, indent=2))
     # every size measured so far, so that a run of one size keeps the other's figures in the table
-    found = [json.loads(p.read_text()) for p in results_dir.glob(f"results-*-seed{args.seed}.json")]
+    found = [json.loads(p.read_text()) for p in results_dir.glob(f"results-*-{tag}.json")]
     results = sorted(found, key=lambda r: r["customers"])
-    record("Training: quality against the oracle, calibration, fit time", _markdown(results, args))
+    section = "Training: quality against the oracle, calibration, fit time"
+    if args.months != WORLD_MONTHS:
+        section += f" ({args.months}-month world)"
+    record(section, _markdown(results, args))
 
 
 def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     from credo.features import FEATURE_NAMES
 
     lines = [
-        f"Command: `.venv/bin/python bench/bench_training.py --search-seconds {args.search_seconds:g}`."
+        f"Command: `.venv/bin/python bench/bench_training.py --search-seconds {args.search_seconds:g}"
+        + ("" if args.months == WORLD_MONTHS else f" --months {args.months}")
+        + "`."
         f" Per target, the training job's zoo comparison: a hyperparameter search within"
         f" {args.search_seconds:g} s (cross-validated on the {TRAINING_SNAPSHOTS} training snapshots,"
         " time-ordered folds, each fit on at most 200k rows), then each model's final calibrated fit"
