@@ -1,6 +1,6 @@
 """Model quality against the oracle, calibration and fit time per zoo model, for 100k and 1M customers.
 
-Run: .venv/bin/python bench/bench_training.py [--sizes 100000 1000000] [--search-seconds 120]
+Run: .venv/bin/python bench/bench_training.py [--sizes 100000 1000000] [--search-seconds 120] [--months 24]
 
 For each size: the synthetic world, mined, loaded and featurised as in bench_mining.py (the warehouse
 is cached under .bench/training/, built once and not timed here); then, per target, the zoo
