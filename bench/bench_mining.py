@@ -50,7 +50,7 @@ SCHEDULE = ("orders", "payments", "marketing", "bureau", "reference", "registrat
 
 def world_for(customers: int, seed: int, months: int = WORLD_MONTHS) -> Path:
     """The world of this size, generated once (in its own process, so its memory is not counted)."""
-    out = CACHE / f"{customers}-seed{seed}{world_tag(months)}"
+    out = CACHE / world_name(customers, seed, months)
     if not (out / "world.json").exists():
         print(f"  generating a world of {customers:,} customers (cached in {out}) …", flush=True)
         shutil.rmtree(out, ignore_errors=True)
@@ -64,6 +64,11 @@ def world_for(customers: int, seed: int, months: int = WORLD_MONTHS) -> Path:
 def world_tag(months: int) -> str:
     """The suffix of a world's cache names: none for the default length, so old caches still count."""
     return "" if months == WORLD_MONTHS else f"-{months}m"
+
+
+def world_name(customers: int, seed: int, months: int = WORLD_MONTHS) -> str:
+    """The name a world and everything cached from it go by under .bench/."""
+    return f"{customers}-seed{seed}{world_tag(months)}"
 
 
 def peak_rss_mb() -> int:

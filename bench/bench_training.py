@@ -34,6 +34,7 @@ from bench_mining import (
     backfill_side_by_side,
     peak_rss_mb,
     world_for,
+    world_name,
     world_tag,
 )
 from record import record
@@ -58,7 +59,7 @@ def features_for(
     from credo.features import LABEL_HORIZON_MONTHS
     from credo.privacy import tokenize
 
-    cache = ROOT / ".bench" / "training" / f"{customers}-seed{seed}{world_tag(months)}"
+    cache = ROOT / ".bench" / "training" / world_name(customers, seed, months)
     table_file = cache / f"features-{training_snapshots}-training-snapshots.parquet"
     world = world_for(customers, seed, months)
     summary = json.loads((world / "world.json").read_text())

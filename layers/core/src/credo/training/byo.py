@@ -10,7 +10,7 @@ says how many settings each model tried.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -163,14 +163,13 @@ def train_table(
     folds = _folds(table, seed)
     validation = "out-of-time" if table.order is not None else "stratified"
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
+    searches: Iterable[tuple[zoo.ModelSpec, search.SearchResult | None]] = ((spec, None) for spec in specs)
     if search_seconds > 0:
         searches = search.search_each(
             specs, table.features, table.labels, table.numeric, table.categorical, folds,
             budget_seconds=search_seconds, seed=seed, folds_description=f"{FOLDS} {validation} folds",
         )  # fmt: skip
-        results = [_cross_validate(spec, table, folds, seed, progress, found) for spec, found in searches]
-    else:
-        results = [_cross_validate(spec, table, folds, seed, progress) for spec in specs]
+    results = [_cross_validate(spec, table, folds, seed, progress, found) for spec, found in searches]
     summary = {r.name: _summary(r) for r in results}
     selected = max(summary, key=lambda name: summary[name]["roc_auc"] or 0.0)
     best_auc = summary[selected]["roc_auc"] or 0.0

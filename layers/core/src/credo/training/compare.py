@@ -191,7 +191,9 @@ def _select(rows: list[dict[str, Any]]) -> tuple[str, str]:
     pool = within or spread or rows
     best = max(pool, key=lambda r: r["roc_auc"] or 0.0)
     budget = "within the serving budget" if within else "none was within the serving budget"
-    collapsed = [f"{r['model']} ({r['distinct_scores']})" for r in rows if r not in spread]
+    collapsed = [
+        f"{r['model']} ({r['distinct_scores']})" for r in rows if r["distinct_scores"] < MIN_DISTINCT_SCORES
+    ]
     few = f"fewer than {MIN_DISTINCT_SCORES} distinct values"
     left_out = f"; left out for holdout scores with {few}: {', '.join(collapsed)}" if collapsed else ""
     return best["model"], (
