@@ -11,7 +11,9 @@ import pytest
 
 from credo.cli import main
 from credo.training import zoo
-from credo.training.byo import TableError, prepare, read_table, train_table
+from credo.training.byo import TableError, _fewest_distinct_scores, _select, prepare, read_table, train_table
+from credo.training.compare import MIN_DISTINCT_SCORES
+from credo.training.report import ModelResult
 
 REQUIRED = ("roc_auc", "f1", "pr_auc", "brier", "ks")
 
@@ -53,6 +55,7 @@ def test_given_text_categories_and_gaps_when_trained_then_every_zoo_model_is_rep
 
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["selected"] in saved["models"] and set(saved["models"]) == {spec.name for spec in zoo.ZOO}
+    assert saved["models"][saved["selected"]]["distinct_scores"] >= MIN_DISTINCT_SCORES
     for figures in saved["models"].values():
         assert set(REQUIRED) <= set(figures)
         assert 0.6 < figures["roc_auc"] <= 1.0  # the signal is learnable: every model finds it
@@ -142,3 +145,29 @@ def test_given_an_unreadable_or_missing_file_then_the_error_names_it(tmp_path: P
     spreadsheet.write_text("a")
     with pytest.raises(TableError, match=re.escape("only .csv and .parquet")):
         read_table(spreadsheet)
+
+
+def test_given_scores_that_collapse_in_one_fold_then_the_fewest_distinct_scores_are_that_folds() -> None:
+    spread = np.linspace(0.05, 0.95, 50)  # 50 rows over most of the 300–900 scale
+    collapsed = np.full(40, 0.3) + np.linspace(0, 1e-6, 40)  # differences in the sixth decimal
+    result = ModelResult(name="mlp", y_true=np.zeros(90, np.int64), p_bad=np.r_[spread, collapsed])
+
+    assert _fewest_distinct_scores(result, [50, 40]) == 1
+
+
+def test_given_a_collapsed_model_with_the_best_auc_then_the_table_ships_the_next_and_says_why() -> None:
+    summary = {
+        "mlp": {"roc_auc": 0.80, "distinct_scores": 1},
+        "logistic_regression": {"roc_auc": 0.78, "distinct_scores": 120},
+    }
+
+    selected, reason = _select(summary, "stratified")
+
+    assert selected == "logistic_regression"
+    assert f"fewer than {MIN_DISTINCT_SCORES} distinct values in a fold: mlp (1)" in reason
+
+
+def test_given_every_model_collapsed_then_the_best_auc_still_ships() -> None:
+    summary = {"mlp": {"roc_auc": 0.80, "distinct_scores": 1}, "svm": {"roc_auc": 0.70, "distinct_scores": 2}}
+
+    assert _select(summary, "stratified")[0] == "mlp"

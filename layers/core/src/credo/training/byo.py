@@ -23,6 +23,7 @@ from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from credo.constants import TABLE_SEARCH_SECONDS
 from credo.policy import Economics
 from credo.training import metrics, search, zoo
+from credo.training.compare import MIN_DISTINCT_SCORES
 from credo.training.onnx_export import PARITY_TOLERANCE
 from credo.training.report import ModelResult, TargetResult, build_report, write_report
 
@@ -170,10 +171,11 @@ def train_table(
             budget_seconds=search_seconds, seed=seed, folds_description=f"{FOLDS} {validation} folds",
         )  # fmt: skip
     results = [_cross_validate(spec, table, folds, seed, progress, found) for spec, found in searches]
-    summary = {r.name: _summary(r) for r in results}
-    selected = max(summary, key=lambda name: summary[name]["roc_auc"] or 0.0)
-    best_auc = summary[selected]["roc_auc"] or 0.0
-    reason = f"best mean {validation} cross-validated ROC-AUC ({best_auc:.4f}) over {FOLDS} folds"
+    fold_sizes = [len(test) for _, test in folds]
+    summary = {
+        r.name: {**_summary(r), "distinct_scores": _fewest_distinct_scores(r, fold_sizes)} for r in results
+    }
+    selected, reason = _select(summary, validation)
     params = next(r.search for r in results if r.name == selected).get("params", {})
     pipeline = zoo.fit_zoo_model(
         zoo.model_spec(selected), table.features, table.labels, table.numeric, table.categorical,
@@ -253,6 +255,24 @@ def _cross_validate(
         notes=spec.notes,
         search=searched.summary() if searched is not None else {},
     )
+
+
+def _fewest_distinct_scores(result: ModelResult, fold_sizes: Sequence[int]) -> int:
+    """The fewest distinct scores the model gave in any one fold (its predictions are in fold order)."""
+    per_fold = np.split(np.asarray(result.p_bad, dtype=np.float64), np.cumsum(fold_sizes)[:-1])
+    return min(metrics.distinct_scores(p) for p in per_fold)
+
+
+def _select(summary: dict[str, dict[str, Any]], validation: str) -> tuple[str, str]:
+    """Best mean cross-validated AUC among the models whose scores spread in every fold (as compare_zoo)."""
+    spread = [name for name, s in summary.items() if s["distinct_scores"] >= MIN_DISTINCT_SCORES]
+    selected = max(spread or summary, key=lambda name: summary[name]["roc_auc"] or 0.0)
+    best_auc = summary[selected]["roc_auc"] or 0.0
+    collapsed = [f"{name} ({s['distinct_scores']})" for name, s in summary.items() if name not in spread]
+    few = f"fewer than {MIN_DISTINCT_SCORES} distinct values in a fold"
+    left_out = f"; left out for scores with {few}: {', '.join(collapsed)}" if collapsed else ""
+    best = f"best mean {validation} cross-validated ROC-AUC ({best_auc:.4f}) over {FOLDS} folds"
+    return selected, best + left_out
 
 
 def _summary(result: ModelResult) -> dict[str, float | None]:

@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.policy import Economics
 from credo.scoring import model as contract
-from credo.scoring.scale import scale_parameters, scores_from_bad_probabilities
+from credo.scoring.scale import scale_parameters
 from credo.training import metrics, search, zoo
 from credo.training.baselines import reason_baselines
 from credo.training.onnx_export import TARGET_OPSET, check_parity
@@ -134,7 +134,7 @@ def compare_zoo(
                 "fit_seconds": fit_seconds,
                 **cost,
                 "cv_auc": searched.best.cv_auc,
-                "distinct_scores": len(np.unique(scores_from_bad_probabilities(p_holdout))),
+                "distinct_scores": metrics.distinct_scores(p_holdout),
                 "search_seconds": searched.seconds,
                 "candidates_tried": len(searched.candidates),
                 "params": searched.best.params,

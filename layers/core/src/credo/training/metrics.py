@@ -100,6 +100,11 @@ def curves(y_true: npt.ArrayLike, p_bad: npt.ArrayLike, *, points: int = 50) -> 
     }
 
 
+def distinct_scores(p_bad: npt.ArrayLike) -> int:
+    """How many distinct 300–900 scores these probabilities map to: the spread a policy can cut."""
+    return int(np.unique(scores_from_bad_probabilities(np.asarray(p_bad, dtype=np.float64))).size)
+
+
 def score_histogram(
     y_true: npt.ArrayLike, p_bad: npt.ArrayLike, *, band_width: int = BAND_WIDTH
 ) -> dict[str, list[int]]:
