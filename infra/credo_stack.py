@@ -159,6 +159,7 @@ class WarehouseStack(Stack):
             environment_name=config.name,
             lake_bucket=lake_bucket,
             base_capacity_rpus=config.warehouse_base_rpus,
+            log_retention=config.log_retention,
         )
         CfnOutput(self, "WorkgroupName", value=self.warehouse.workgroup_name)
         CfnOutput(self, "DatabaseName", value=self.warehouse.database_name)

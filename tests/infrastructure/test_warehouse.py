@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import pytest
 from aws_cdk import CfnElement, Environment, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 from constructs import IConstruct
 
@@ -18,6 +19,7 @@ from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors, on
 ENVIRONMENT = "test"
 BASE_CAPACITY_RPUS = 32
 LOG_EXPORTS = {"userlog", "connectionlog", "useractivitylog"}
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 PACK = "AwsSolutions"
 
 
@@ -51,6 +53,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         environment_name=ENVIRONMENT,
         lake_bucket=lake.bucket,
         base_capacity_rpus=BASE_CAPACITY_RPUS,
+        log_retention=LOG_RETENTION,
     )
     consumer = iam.Role(stack, "Consumer", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     warehouse.grant_data_api(consumer)
@@ -181,6 +184,20 @@ def test_given_namespace_then_it_exports_logs_names_the_environment_and_survives
     assert properties["DbName"] == built.warehouse.database_name == "credo"
     assert namespace["DeletionPolicy"] == namespace["UpdateReplacePolicy"] == "Retain"
     assert logical_id == _logical_id(built.stack, built.warehouse.namespace)
+
+
+def test_given_namespace_then_each_exported_log_has_its_group_first_with_the_retention_and_kept_with_it(
+    built: Built,
+) -> None:
+    groups = built.template.find_resources("AWS::Logs::LogGroup")
+    by_name = {g["Properties"].get("LogGroupName"): (logical_id, g) for logical_id, g in groups.items()}
+    _, namespace = only(built.template, "AWS::RedshiftServerless::Namespace")
+    for log_type in LOG_EXPORTS:
+        # the name Redshift Serverless writes to, so it uses this group instead of creating its own
+        logical_id, group = by_name[f"/aws/redshift/credo-{ENVIRONMENT}/{log_type}"]
+        assert group["Properties"]["RetentionInDays"] == 30
+        assert group["DeletionPolicy"] == "Retain"
+        assert logical_id in namespace["DependsOn"]
 
 
 # --- the workgroup and its network --------------------------------------------------------------
@@ -381,7 +398,9 @@ def _warehouse_in_a_fresh_stack(
         raw_retention_days=30,
         access_logs_bucket=AccessLogStore(stack, "AccessLogs").bucket,
     )
-    settings: dict[str, Any] = {"environment_name": ENVIRONMENT, "base_capacity_rpus": 8, **arguments}
+    settings: dict[str, Any] = {
+        "environment_name": ENVIRONMENT, "base_capacity_rpus": 8, "log_retention": LOG_RETENTION, **arguments,
+    }  # fmt: skip
     return Warehouse(stack, "Warehouse", lake_bucket=lake.bucket, **settings)
 
 
