@@ -1,10 +1,8 @@
 """The training pipeline: load → features → train → evaluate → promote → materialise, on a schedule.
 
 A Step Functions state machine runs five Lambda steps (thin handlers over credo.pipeline) around one
-SageMaker training job (infra/training_job_construct.py) that runs training/train.py. Each Lambda
-state receives exactly its contract's event, built from the previous state's selected output; any
-failure ends the execution in a Fail state that carries the error and its cause, so the execution
-counts as failed in CloudWatch.
+SageMaker training job (infra/training_job_construct.py) that runs training/train.py; the states
+and their order are in infra/training_pipeline_states.py.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
@@ -24,20 +22,21 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 from constructs import Construct
 
 from credo import constants
 from infra.keys import grant_key_through_s3
 from infra.nag import WildcardAcknowledgments
 from infra.training_job_construct import TrainingJob
-
-LOAD: Final = "pipeline_load"
-FEATURES: Final = "pipeline_features"
-EVALUATE: Final = "pipeline_evaluate"
-PROMOTE: Final = "pipeline_promote"
-MATERIALIZE: Final = "pipeline_materialize"
-PIPELINE_FUNCTIONS: Final = (LOAD, FEATURES, EVALUATE, PROMOTE, MATERIALIZE)
+from infra.training_pipeline_states import (
+    EVALUATE,
+    FEATURES,
+    LOAD,
+    MATERIALIZE,
+    PIPELINE_FUNCTIONS,
+    PROMOTE,
+    pipeline_definition,
+)
 
 
 class PipelineLayers(Protocol):
@@ -121,17 +120,6 @@ class TrainingPipeline(Construct):
     }
     # The steps that run SQL through the Data API: one warehouse user between them (see __init__).
     WAREHOUSE_STEPS: Final = (LOAD, FEATURES, MATERIALIZE)
-    # Transient failures of the Lambda service, not of the function: retried with backoff.
-    TRANSIENT_LAMBDA_ERRORS: Final = (
-        "Lambda.ClientExecutionTimeoutException",
-        "Lambda.ServiceException",
-        "Lambda.AWSLambdaException",
-        "Lambda.SdkClientException",
-        "Lambda.TooManyRequestsException",
-    )
-    RETRY_INTERVAL = Duration.seconds(2)
-    RETRY_ATTEMPTS = 6
-    RETRY_BACKOFF_RATE = 2.0
     # Where materialise stages the as-of features (credo.pipeline.materialize.online_features_uri).
     ONLINE_FEATURES_PREFIX = f"{constants.FEATURES_PREFIX}/online/"
     # boto3's batch_writer sends BatchWriteItem only (credo.online_store).
@@ -224,7 +212,7 @@ class TrainingPipeline(Construct):
         self._grant_materialize(self._roles[MATERIALIZE], feature_table)
 
         self.log_group = logs.LogGroup(self, "ExecutionLogs", retention=log_retention)
-        definition = self._definition()
+        definition = pipeline_definition(self, self.functions, self.training_job)
         steps_timeout = sum(step.timeout.to_seconds() for step in self.STEPS.values())
         self.state_machine = sfn.StateMachine(
             self,
@@ -399,121 +387,6 @@ class TrainingPipeline(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self._model_bucket.bucket_arn])
         )
-
-    # The state machine.
-
-    def _definition(self) -> sfn.IChainable:
-        failed = sfn.Fail(
-            self,
-            "Failed",
-            comment="A step failed; its error and cause are the execution's.",
-            error_path="$.error.Error",
-            cause_path="$.error.Cause",
-        )
-        load = self._lambda_state(
-            "Load",
-            LOAD,
-            # The execution input, whose as_of is optional, with the execution's name added; the
-            # function derives the run id from it.
-            payload=sfn.TaskInput.from_text(
-                sfn.JsonPath.json_merge(
-                    sfn.JsonPath.entire_payload,
-                    sfn.JsonPath.string_to_json(
-                        sfn.JsonPath.format('\\{"execution":"{}"\\}', sfn.JsonPath.execution_name)
-                    ),
-                )
-            ),
-            result={
-                "as_of": sfn.JsonPath.string_at("$.Payload.as_of"),
-                "run_id": sfn.JsonPath.string_at("$.Payload.run_id"),
-                "loaded": sfn.JsonPath.object_at("$.Payload.loaded"),
-            },
-        )
-        features = self._lambda_state(
-            "Features",
-            FEATURES,
-            # Load's as_of and run_id over the execution input, so that a run started by hand may set
-            # the job's options (seed, search_seconds, models, targets); the function ignores the rest.
-            payload=sfn.TaskInput.from_text(
-                sfn.JsonPath.json_merge(sfn.JsonPath.execution_input, sfn.JsonPath.entire_payload)
-            ),
-            result={
-                "as_of": sfn.JsonPath.string_at("$.Payload.as_of"),
-                "run_id": sfn.JsonPath.string_at("$.Payload.run_id"),
-                "training_data": sfn.JsonPath.string_at("$.Payload.training_data"),
-                "snapshots": sfn.JsonPath.list_at("$.Payload.snapshots"),
-                "hyperparameters": sfn.JsonPath.object_at("$.Payload.hyperparameters"),
-            },
-        )
-        train = self.training_job.task_state("Train")
-        evaluate = self._lambda_state(
-            "Evaluate",
-            EVALUATE,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "run_id": sfn.JsonPath.string_at("$.run_id"),
-                    "as_of": sfn.JsonPath.string_at("$.as_of"),
-                    "model_artifacts": sfn.JsonPath.string_at("$.training.model_artifacts"),
-                }
-            ),
-            result={
-                "run_id": sfn.JsonPath.string_at("$.Payload.run_id"),
-                "as_of": sfn.JsonPath.string_at("$.Payload.as_of"),
-                "model_artifacts": sfn.JsonPath.string_at("$.Payload.model_artifacts"),
-                "evaluation": sfn.JsonPath.object_at("$.Payload.evaluation"),
-            },
-        )
-        promote = self._lambda_state(
-            "Promote",
-            PROMOTE,
-            payload=sfn.TaskInput.from_json_path_at("$"),  # evaluate's output, as it is
-            result={
-                "as_of": sfn.JsonPath.string_at("$.Payload.as_of"),
-                "registered": sfn.JsonPath.object_at("$.Payload.registered"),
-            },
-        )
-        materialize = self._lambda_state(
-            "Materialise",
-            MATERIALIZE,
-            payload=sfn.TaskInput.from_object({"as_of": sfn.JsonPath.string_at("$.as_of")}),
-            result={
-                "as_of": sfn.JsonPath.string_at("$.Payload.as_of"),
-                "customers_written": sfn.JsonPath.string_at("$.Payload.customers_written"),
-            },
-        )
-        states: list[sfn.TaskStateBase] = [load, features, train, evaluate, promote, materialize]
-        for state in states:
-            state.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
-        return (
-            sfn.Chain.start(load)
-            .next(features)
-            .next(train)
-            .next(evaluate)
-            .next(promote)
-            .next(materialize)
-            .next(sfn.Succeed(self, "Succeeded"))
-        )
-
-    def _lambda_state(
-        self, state_name: str, function_name: str, *, payload: sfn.TaskInput, result: Mapping[str, Any]
-    ) -> sfn_tasks.LambdaInvoke:
-        state = sfn_tasks.LambdaInvoke(
-            self,
-            state_name,
-            lambda_function=self.functions[function_name],
-            payload=payload,
-            # The next state is built from the contract's fields alone; a missing field fails here.
-            result_selector=dict(result),
-            retry_on_service_exceptions=False,
-        )
-        state.add_retry(
-            errors=list(self.TRANSIENT_LAMBDA_ERRORS),
-            interval=self.RETRY_INTERVAL,
-            max_attempts=self.RETRY_ATTEMPTS,
-            backoff_rate=self.RETRY_BACKOFF_RATE,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        return state
 
     # cdk-nag.
 

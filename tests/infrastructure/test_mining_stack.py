@@ -28,7 +28,8 @@ from infra.config import EnvironmentConfig, MiningNetwork
 from infra.credo_app import add_compliance_checks
 from infra.credo_stack import MiningStack
 from infra.layers_construct import LambdaLayers, ScoringLayers
-from infra.mining_construct import Miner, Miners
+from infra.miner_construct import Miner
+from infra.mining_construct import Miners
 from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors, only
 
 ENVIRONMENT = "test"

@@ -34,14 +34,14 @@ from infra import training_bundle
 from infra.credo_app import add_compliance_checks
 from infra.nag import nag_resource_name
 from infra.training_job_construct import sklearn_training_image_uri
-from infra.training_pipeline_construct import (
+from infra.training_pipeline_construct import TrainingPipeline
+from infra.training_pipeline_states import (
     EVALUATE,
     FEATURES,
     LOAD,
     MATERIALIZE,
     PIPELINE_FUNCTIONS,
     PROMOTE,
-    TrainingPipeline,
 )
 from tests.infrastructure.templates import NO_ASSET_STAGING, cfn_lint_errors, only
 

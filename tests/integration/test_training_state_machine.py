@@ -35,7 +35,7 @@ from credo.warehouse.duckdb import DuckDBWarehouse
 from infra.credo_app import add_all_stacks, create_app, serving_stack_id, training_stack_id
 from infra.credo_stack import ServingStack, TrainingStack
 from infra.training_bundle import ENTRY_POINT
-from infra.training_pipeline_construct import PIPELINE_FUNCTIONS
+from infra.training_pipeline_states import PIPELINE_FUNCTIONS
 from tests.asl import Execution, LambdaFunction, StateMachine, StatesError, TrainingJob, intrinsic
 from tests.infrastructure.templates import NO_ASSET_STAGING, only
 
