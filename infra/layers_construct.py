@@ -19,13 +19,11 @@ from infra.build_layers import (
 )
 from infra.build_layers import CORE as CORE_LAYER
 from infra.build_layers import RUNTIME as RUNTIME_LAYER
+from infra.function_defaults import ARCHITECTURE, RUNTIME
 
 
 class LambdaLayers(Construct):
     """The named layers (core, runtime, data) from .build/layers/, and which of them each function takes."""
-
-    RUNTIME = lambda_.Runtime.PYTHON_3_12
-    ARCHITECTURE = lambda_.Architecture.ARM_64
 
     def __init__(
         self, scope: Construct, construct_id: str, *, names: Sequence[str], build_dir: Path = BUILD_DIR
@@ -76,8 +74,8 @@ class LambdaLayers(Construct):
             code=lambda_.Code.from_asset(
                 str(spec.directory(build_dir)), asset_hash=digest, asset_hash_type=AssetHashType.CUSTOM
             ),
-            compatible_runtimes=[self.RUNTIME],
-            compatible_architectures=[self.ARCHITECTURE],
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
             description=f"{spec.description} ({digest[:12]})",
         )
 

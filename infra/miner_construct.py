@@ -31,6 +31,7 @@ from credo.miners import MINERS, PENDING_LOOKUPS_KEY
 from credo.mining_handler import RESERVE_MILLIS
 from credo.sources.database import SECRET_SCHEME
 from infra.config import MiningNetwork
+from infra.function_defaults import function_basics, function_environment
 from infra.nag import WildcardAcknowledgments
 
 # Where every miner writes in the lake: <prefix>/<miner>/... (credo.mining.write_window).
@@ -124,10 +125,6 @@ class MiningResources:
 class Miner(Construct):
     """One source's Lambda, its schedule, its log group, its dead letters and a role scoped to that source."""
 
-    RUNTIME = lambda_.Runtime.PYTHON_3_12
-    ARCHITECTURE = lambda_.Architecture.ARM_64
-    LOG_FORMAT = lambda_.LoggingFormat.JSON
-    HANDLER = "handler.handler"
     # A batch holds up to 200,000 rows as dicts, then as an Arrow table and a Parquet buffer: the six
     # first runs of the 100,000-customer world peaked at 1.4 GB (docs/benchmarks.md). Lambda also
     # scales CPU with memory (1,769 MB = one vCPU), and tokenising and Parquet encoding are CPU-bound.
@@ -198,18 +195,12 @@ class Miner(Construct):
             # A known name, so that ops can run a miner by hand (docs/operations.md).
             function_name=miner_function_name(resources.environment_name, source),
             description=f"Credo {resources.environment_name}: mines {source} into the lake",
-            runtime=self.RUNTIME,
-            architecture=self.ARCHITECTURE,
-            handler=self.HANDLER,
-            code=lambda_.Code.from_asset(str(code_path), exclude=["__pycache__", "*.pyc"]),
-            layers=list(layers),
+            **function_basics(code_path, layers),
             memory_size=self.MEMORY_MB,
             timeout=self.TIMEOUT,
             reserved_concurrent_executions=self.RESERVED_CONCURRENCY,
             role=self.role,
-            tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
-            logging_format=self.LOG_FORMAT,
             environment=_environment(source, access, resources),
             retry_attempts=self.ASYNC_RETRY_ATTEMPTS,
             max_event_age=self.MAX_EVENT_AGE,
@@ -356,8 +347,7 @@ def _environment(source: str, access: MinerAccess, resources: MiningResources) -
         constants.ENV_LAKE_BUCKET: resources.lake_bucket.bucket_name,
         constants.ENV_WATERMARK_TABLE: resources.watermark_table.table_name,
         constants.ENV_HMAC_SECRET_NAME: resources.hmac_secret.secret_name,
-        constants.ENV_ENVIRONMENT: resources.environment_name,
-        "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
+        **function_environment(resources.environment_name),
     }
     if access.source_db:
         environment[constants.ENV_SOURCE_DB_URL] = SECRET_SCHEME + resources.source_db_secret.secret_name

@@ -16,16 +16,13 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct
 
 from credo import constants
+from infra.function_defaults import function_basics, function_environment
 
 
 class ScoringFunction(Construct):
     """The function, its log group and a role that may only read what scoring needs."""
 
-    RUNTIME = lambda_.Runtime.PYTHON_3_12
-    ARCHITECTURE = lambda_.Architecture.ARM_64
-    HANDLER = "handler.handler"
     MEMORY_MB = 1024
-    LOG_FORMAT = lambda_.LoggingFormat.JSON
     # Point lookups by token only: no Scan, no Query, no streams.
     FEATURE_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem")
 
@@ -58,24 +55,17 @@ class ScoringFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            runtime=self.RUNTIME,
-            architecture=self.ARCHITECTURE,
-            handler=self.HANDLER,
-            code=lambda_.Code.from_asset(str(code_path), exclude=["__pycache__", "*.pyc"]),
-            layers=list(layers),
+            **function_basics(code_path, layers),
             memory_size=self.MEMORY_MB,
             timeout=timeout,
             role=self.role,
-            tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
-            logging_format=self.LOG_FORMAT,
             environment={
                 constants.ENV_MODEL_BUCKET: model_bucket.bucket_name,
                 constants.ENV_FEATURE_TABLE: feature_table.table_name,
                 constants.ENV_HMAC_SECRET_NAME: hmac_secret.secret_name,
                 constants.ENV_POLICY_PARAMETER: policy_parameter.parameter_name,
-                constants.ENV_ENVIRONMENT: environment_name,
-                "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
+                **function_environment(environment_name),
             },
         )
         self.entry_point: lambda_.IFunction = self.function

@@ -25,6 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from credo import constants
+from infra.function_defaults import function_basics, function_environment
 from infra.keys import grant_key_through_s3
 from infra.nag import WildcardAcknowledgments
 from infra.training_job_construct import TrainingJob
@@ -72,11 +73,6 @@ class PipelineStep:
 
 class TrainingPipeline(Construct):
     """The scheduled state machine, its five Lambda steps and the SageMaker training job it runs."""
-
-    RUNTIME = lambda_.Runtime.PYTHON_3_12
-    ARCHITECTURE = lambda_.Architecture.ARM_64
-    LOG_FORMAT = lambda_.LoggingFormat.JSON
-    HANDLER = "handler.handler"
 
     STEPS: Final = {
         # Only statements and their polling run here: COPY and MERGE run inside Redshift, whose
@@ -295,22 +291,12 @@ class TrainingPipeline(Construct):
             self,
             construct_id,
             description=f"Credo {environment_name}: {step.description}",
-            runtime=self.RUNTIME,
-            architecture=self.ARCHITECTURE,
-            handler=self.HANDLER,
-            code=lambda_.Code.from_asset(str(code_path), exclude=["__pycache__", "*.pyc"]),
-            layers=list(layers),
+            **function_basics(code_path, layers),
             memory_size=step.memory_mb,
             timeout=step.timeout,
             role=role,
-            tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
-            logging_format=self.LOG_FORMAT,
-            environment={
-                **environment,
-                constants.ENV_ENVIRONMENT: environment_name,
-                "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
-            },
+            environment={**environment, **function_environment(environment_name)},
         )
         log_group.grant_write(role)
         self._roles[step.name] = role
