@@ -170,4 +170,6 @@ def test_given_a_collapsed_model_with_the_best_auc_then_the_table_ships_the_next
 def test_given_every_model_collapsed_then_the_best_auc_still_ships() -> None:
     summary = {"mlp": {"roc_auc": 0.80, "distinct_scores": 1}, "svm": {"roc_auc": 0.70, "distinct_scores": 2}}
 
-    assert _select(summary, "stratified")[0] == "mlp"
+    selected, reason = _select(summary, "stratified")
+
+    assert selected == "mlp" and "so none was left out" in reason

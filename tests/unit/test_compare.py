@@ -124,3 +124,10 @@ def test_given_every_model_spread_then_the_best_auc_ships_and_nothing_is_said_ab
     selected, reason = _select([_row("mlp", 0.762, 300), _row("logistic_regression", 0.760, 400)])
 
     assert selected == "mlp" and "distinct" not in reason
+
+
+def test_given_no_model_whose_scores_spread_then_the_best_auc_ships_and_the_reason_says_so() -> None:
+    selected, reason = _select([_row("mlp", 0.762, 1), _row("decision_tree", 0.70, 3)])
+
+    assert selected == "mlp"
+    assert "so none was left out" in reason and "mlp (1), decision_tree (3)" in reason

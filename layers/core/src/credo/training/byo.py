@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from credo.constants import TABLE_SEARCH_SECONDS
 from credo.policy import Economics
 from credo.training import metrics, search, zoo
-from credo.training.compare import MIN_DISTINCT_SCORES
+from credo.training.compare import MIN_DISTINCT_SCORES, spread_note
 from credo.training.onnx_export import PARITY_TOLERANCE
 from credo.training.report import ModelResult, TargetResult, build_report, write_report
 
@@ -270,9 +270,8 @@ def _select(summary: dict[str, dict[str, Any]], validation: str) -> tuple[str, s
     best_auc = summary[selected]["roc_auc"] or 0.0
     collapsed = [f"{name} ({s['distinct_scores']})" for name, s in summary.items() if name not in spread]
     few = f"fewer than {MIN_DISTINCT_SCORES} distinct values in a fold"
-    left_out = f"; left out for scores with {few}: {', '.join(collapsed)}" if collapsed else ""
     best = f"best mean {validation} cross-validated ROC-AUC ({best_auc:.4f}) over {FOLDS} folds"
-    return selected, best + left_out
+    return selected, best + spread_note(collapsed, few, none_spread=not spread)
 
 
 def _summary(result: ModelResult) -> dict[str, float | None]:

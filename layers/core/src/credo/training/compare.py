@@ -195,10 +195,19 @@ def _select(rows: list[dict[str, Any]]) -> tuple[str, str]:
         f"{r['model']} ({r['distinct_scores']})" for r in rows if r["distinct_scores"] < MIN_DISTINCT_SCORES
     ]
     few = f"fewer than {MIN_DISTINCT_SCORES} distinct values"
-    left_out = f"; left out for holdout scores with {few}: {', '.join(collapsed)}" if collapsed else ""
+    left_out = spread_note(collapsed, few, none_spread=not spread)
     return best["model"], (
         f"best out-of-time ROC-AUC ({best['roc_auc']:.4f}) of {len(rows)} models, {budget}{left_out}"
     )
+
+
+def spread_note(collapsed: Sequence[str], few: str, *, none_spread: bool) -> str:
+    """What a selection reason says of the models whose scores did not spread (empty when none)."""
+    if not collapsed:
+        return ""
+    if none_spread:  # leaving every model out would ship nothing: the rule is waived, and says so
+        return f"; every model's scores took {few} ({', '.join(collapsed)}), so none was left out"
+    return f"; left out for scores with {few}: {', '.join(collapsed)}"
 
 
 def _package(
