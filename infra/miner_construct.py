@@ -1,8 +1,9 @@
 """One miner: a scheduled Lambda that brings one source into the lake, with only the access it needs.
 
 Its role writes the miner's raw/, quarantine/ and manifests/ prefixes in the lake, reads its own
-watermark item and the HMAC key, and whatever MinerAccess adds for its source (infra/mining_construct.py
-has the table); in the shop's VPC it also holds the EC2 actions Lambda needs for its network interfaces.
+watermark item and the HMAC key, and what MINER_ACCESS adds for its source (infra/mining_construct.py
+shows it as a table); in the shop's VPC it also holds the EC2 actions Lambda needs for its network
+interfaces.
 """
 
 from __future__ import annotations
