@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 from credo.constants import TABLE_SEARCH_SECONDS
 from credo.policy import Economics
 from credo.training import metrics, search, zoo
-from credo.training.compare import MIN_DISTINCT_SCORES, spread_note
+from credo.training.compare import spread_rule
 from credo.training.onnx_export import PARITY_TOLERANCE
 from credo.training.report import ModelResult, TargetResult, build_report, write_report
 
@@ -265,13 +265,12 @@ def _fewest_distinct_scores(result: ModelResult, fold_sizes: Sequence[int]) -> i
 
 def _select(summary: dict[str, dict[str, Any]], validation: str) -> tuple[str, str]:
     """Best mean cross-validated AUC among the models whose scores spread in every fold (as compare_zoo)."""
-    spread = [name for name, s in summary.items() if s["distinct_scores"] >= MIN_DISTINCT_SCORES]
-    selected = max(spread or summary, key=lambda name: summary[name]["roc_auc"] or 0.0)
+    counts = {name: s["distinct_scores"] for name, s in summary.items()}
+    eligible, left_out = spread_rule(counts, " in a fold")
+    selected = max(eligible, key=lambda name: summary[name]["roc_auc"] or 0.0)
     best_auc = summary[selected]["roc_auc"] or 0.0
-    collapsed = [f"{name} ({s['distinct_scores']})" for name, s in summary.items() if name not in spread]
-    few = f"fewer than {MIN_DISTINCT_SCORES} distinct values in a fold"
     best = f"best mean {validation} cross-validated ROC-AUC ({best_auc:.4f}) over {FOLDS} folds"
-    return selected, best + spread_note(collapsed, few, none_spread=not spread)
+    return selected, best + left_out
 
 
 def _summary(result: ModelResult) -> dict[str, float | None]:

@@ -182,32 +182,35 @@ def _permutation_importances(
 
 def _select(rows: list[dict[str, Any]]) -> tuple[str, str]:
     """Best out-of-time AUC among the models within the serving budget whose scores spread."""
-    spread = [r for r in rows if r["distinct_scores"] >= MIN_DISTINCT_SCORES]
+    eligible, left_out = spread_rule({r["model"]: r["distinct_scores"] for r in rows})
+    spread = [r for r in rows if r["model"] in eligible]
     within = [
         r
-        for r in spread or rows
+        for r in spread
         if r["onnx_bytes"] <= MAX_SERVING_ONNX_BYTES and r["one_row_latency_p50_ms"] <= MAX_SERVING_ONE_ROW_MS
     ]
-    pool = within or spread or rows
-    best = max(pool, key=lambda r: r["roc_auc"] or 0.0)
+    best = max(within or spread, key=lambda r: r["roc_auc"] or 0.0)
     budget = "within the serving budget" if within else "none was within the serving budget"
-    collapsed = [
-        f"{r['model']} ({r['distinct_scores']})" for r in rows if r["distinct_scores"] < MIN_DISTINCT_SCORES
-    ]
-    few = f"fewer than {MIN_DISTINCT_SCORES} distinct values"
-    left_out = spread_note(collapsed, few, none_spread=not spread)
     return best["model"], (
         f"best out-of-time ROC-AUC ({best['roc_auc']:.4f}) of {len(rows)} models, {budget}{left_out}"
     )
 
 
-def spread_note(collapsed: Sequence[str], few: str, *, none_spread: bool) -> str:
-    """What a selection reason says of the models whose scores did not spread (empty when none)."""
+def spread_rule(distinct_scores: Mapping[str, int], where: str = "") -> tuple[list[str], str]:
+    """The models a selection may pick, and what its reason says of those whose scores did not spread.
+
+    `distinct_scores` maps each model to how many distinct scores it gave (`where` says where, for
+    the reason). A model with fewer than MIN_DISTINCT_SCORES is left out, unless every model is:
+    leaving them all out would ship nothing, so then the rule is waived, and the reason says so.
+    """
+    spread = [name for name, count in distinct_scores.items() if count >= MIN_DISTINCT_SCORES]
+    collapsed = ", ".join(f"{name} ({n})" for name, n in distinct_scores.items() if name not in spread)
+    few = f"fewer than {MIN_DISTINCT_SCORES} distinct values{where}"
     if not collapsed:
-        return ""
-    if none_spread:  # leaving every model out would ship nothing: the rule is waived, and says so
-        return f"; every model's scores took {few} ({', '.join(collapsed)}), so none was left out"
-    return f"; left out for scores with {few}: {', '.join(collapsed)}"
+        return spread, ""
+    if not spread:
+        return list(distinct_scores), f"; every model's scores took {few} ({collapsed}), so none was left out"
+    return spread, f"; left out for scores with {few}: {collapsed}"
 
 
 def _package(
