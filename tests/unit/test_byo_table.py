@@ -11,9 +11,10 @@ import pytest
 
 from credo.cli import main
 from credo.training import zoo
-from credo.training.byo import TableError, _fewest_distinct_scores, _select, prepare, read_table, train_table
+from credo.training.byo import _fewest_distinct_scores, _folds, _select, train_table
 from credo.training.compare import MIN_DISTINCT_SCORES
 from credo.training.report import ModelResult
+from credo.training.table import MAX_CATEGORIES, TableError, prepare, read_table
 
 REQUIRED = ("roc_auc", "f1", "pr_auc", "brier", "ks")
 
@@ -88,7 +89,7 @@ def test_given_the_command_line_then_the_comparison_is_printed_and_files_written
 
     printed = capsys.readouterr().out
     assert code == 0 and "← selected" in printed and "stratified" in printed
-    assert "settings tried" in printed
+    assert re.search(r"\d+ settings? tried", printed)
     assert {p.name for p in tmp_path.iterdir()} == {"model.onnx", "report.json", "report.html"}
 
 
@@ -124,6 +125,22 @@ def test_given_a_negative_search_budget_then_the_command_line_refuses_it(
         (lambda df: df.assign(grade=df.index % 3), {"label": "grade"}, "--positive"),
         (lambda df: df, {"label": "defaulted", "time_column": "when"}, "no time column 'when'"),
         (lambda df: df[["defaulted"]], {"label": "defaulted"}, "no feature columns"),
+        (lambda df: df.head(0), {"label": "defaulted"}, "the table has no rows"),
+        (
+            lambda df: df.assign(defaulted=None),
+            {"label": "defaulted"},
+            "label 'defaulted' is empty in every row",
+        ),
+        (
+            lambda df: df[["defaulted"]].assign(blank=np.nan),
+            {"label": "defaulted"},
+            "no feature columns besides the label (column 'blank': left out: every value is missing)",
+        ),
+        (
+            lambda df: df.assign(**{"applied on": np.where(df.index % 2, "31/01/2024", "2024-01-31")}),
+            {"label": "defaulted", "time_column": "applied on"},
+            "150 unreadable or empty values, such as '31/01/2024'",
+        ),
     ],
 )
 def test_given_a_table_it_cannot_use_then_the_error_says_what_to_fix(
@@ -161,7 +178,7 @@ def test_given_a_collapsed_model_with_the_best_auc_then_the_table_ships_the_next
         "logistic_regression": {"roc_auc": 0.78, "distinct_scores": 120},
     }
 
-    selected, reason = _select(summary, "stratified")
+    selected, reason = _select(summary, "stratified", 3)
 
     assert selected == "logistic_regression"
     assert f"fewer than {MIN_DISTINCT_SCORES} distinct values in a fold: mlp (1)" in reason
@@ -170,6 +187,90 @@ def test_given_a_collapsed_model_with_the_best_auc_then_the_table_ships_the_next
 def test_given_every_model_collapsed_then_the_best_auc_still_ships() -> None:
     summary = {"mlp": {"roc_auc": 0.80, "distinct_scores": 1}, "svm": {"roc_auc": 0.70, "distinct_scores": 2}}
 
-    selected, reason = _select(summary, "stratified")
+    selected, reason = _select(summary, "stratified", 3)
 
     assert selected == "mlp" and "so none was left out" in reason
+
+
+def test_given_columns_a_model_cannot_use_then_they_are_left_out_and_the_notes_say_why() -> None:
+    frame = loans(300).assign(
+        customer=[f"C{i:05d}" for i in range(300)],  # an identifier: one category per row
+        blank=np.nan,
+        empty_text="",
+        product="EMI",
+        decided_on=pd.date_range("2024-01-01", periods=300, freq="h").astype(str),  # a CSV's dates are text
+        month=np.where(np.arange(300) % 2, "March", "May"),  # names, not dates: a category
+    )
+
+    table = prepare(frame, label="defaulted")
+
+    kept = set(table.column_names.values())
+    assert {"customer", "blank", "empty_text", "product", "applied on", "decided_on"}.isdisjoint(kept)
+    assert kept == {"Monthly income (₹k)", "home city", "late payments", "month"}
+    notes = "\n".join(table.notes)
+    assert "column 'customer': left out: 300 distinct text values (an identifier?)" in notes
+    assert f"at most {MAX_CATEGORIES}" in notes
+    assert "column 'blank': left out: every value is missing" in notes
+    assert "column 'empty_text': left out: every value is missing" in notes
+    assert "column 'product': left out: every row has the same value" in notes
+    assert "date column 'decided_on' left out (give it as --time-column" in notes
+    assert list(table.column_names) == ["c0", "c1", "c2", "c3"]  # the model's inputs stay numbered in order
+
+
+def test_given_numbers_with_codes_or_infinities_then_those_values_are_missing_and_the_rest_kept() -> None:
+    frame = loans(300)
+    income = frame["Monthly income (₹k)"].round(1).astype(object)
+    income[::20] = "unknown"  # 15 of 300 rows: nearly all are numbers
+    late = frame["late payments"].copy()
+    late[:4] = [np.inf, -np.inf, 1e39, 2.0]  # 1e39 overflows the ONNX model's float32 inputs
+
+    table = prepare(frame.assign(**{"Monthly income (₹k)": income, "late payments": late}), label="defaulted")
+
+    by_name = {name: internal for internal, name in table.column_names.items()}
+    assert by_name["Monthly income (₹k)"] in table.numeric
+    assert table.features[by_name["Monthly income (₹k)"]].isna().sum() == 15
+    assert table.features[by_name["late payments"]][:4].isna().tolist() == [True, True, True, False]
+    notes = "\n".join(table.notes)
+    assert "column 'Monthly income (₹k)': numbers but for 15 values ('unknown'), read as missing" in notes
+    assert "column 'late payments': 3 infinite or out-of-range values read as missing" in notes
+
+
+def test_given_a_numeric_positive_on_a_label_read_as_decimals_then_it_matches() -> None:
+    frame = loans(300)
+    frame["defaulted"] = (frame["defaulted"] == "yes").astype(float)  # 1.0 / 0.0, as a gap makes pandas read
+
+    table = prepare(frame, label="defaulted", positive="1")
+
+    assert table.labels.tolist() == frame["defaulted"].astype(int).tolist()
+
+
+def test_given_a_time_ordered_table_whose_early_rows_hold_one_class_then_those_folds_are_skipped() -> None:
+    frame = loans(400)
+    frame.loc[:149, "defaulted"] = "no"  # the first windows (100 and 200 rows) hold no or few bads
+    frame.loc[150:169, "defaulted"] = "yes"
+    table = prepare(frame, label="defaulted", time_column="applied on")
+
+    folds, notes = _folds(table, seed=7)
+
+    assert len(folds) == 2 and all(len(train) >= 200 for train, _ in folds)
+    assert notes == [
+        "1 of 3 out-of-time folds skipped: their earlier rows hold fewer than 10 rows of a class"
+    ]
+    frame.loc[:299, "defaulted"] = "no"
+    with pytest.raises(TableError, match=re.escape("validate without --time-column")):
+        _folds(prepare(frame, label="defaulted", time_column="applied on"), seed=7)
+
+
+def test_given_a_table_with_an_identifier_then_training_leaves_it_out_and_reports_why(tmp_path: Path) -> None:
+    path = tmp_path / "loans.csv"
+    loans(400).assign(customer=[f"C{i:05d}" for i in range(400)]).to_csv(path, index=False)
+    printed: list[str] = []
+
+    report = train_table(
+        path, label="defaulted", out=tmp_path / "out", models=["logistic_regression"], search_seconds=0,
+        progress=printed.append,
+    )  # fmt: skip
+
+    assert "customer" not in report["columns"]["numeric"] + report["columns"]["categorical"]
+    assert any("column 'customer': left out" in note for note in report["notes"])
+    assert any(line.startswith("  note: column 'customer'") for line in printed)

@@ -128,7 +128,8 @@ def cmd_features(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import warnings
 
-    from credo.training.byo import TableError, train_table
+    from credo.training.byo import train_table
+    from credo.training.table import TableError
 
     # Convergence chatter of single folds would bury the comparison; the report records the fits.
     warnings.filterwarnings("ignore", category=UserWarning)

@@ -11,13 +11,11 @@ says how many settings each model tried.
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 
 from credo.constants import TABLE_SEARCH_SECONDS
@@ -26,125 +24,45 @@ from credo.training import metrics, search, zoo
 from credo.training.compare import spread_rule
 from credo.training.onnx_export import PARITY_TOLERANCE
 from credo.training.report import ModelResult, TargetResult, build_report, write_report
+from credo.training.table import MIN_ROWS_PER_CLASS, PreparedTable, TableError, prepare, read_table
 
 FOLDS: Final = 3
-MIN_ROWS_PER_CLASS: Final = 10
 PARITY_ROWS: Final = 2_000
 TABLE_TARGET: Final = "table"
 SUMMARY_METRICS: Final = ("roc_auc", "f1", "pr_auc", "brier", "ks")
-TRUE_VALUES: Final = frozenset({"1", "true", "yes", "y", "t", "bad", "positive"})
-FALSE_VALUES: Final = frozenset({"0", "false", "no", "n", "f", "good", "negative"})
 # Neutral costs for the cut-off table of a user's table: one unit lost per bad, one per good declined.
 UNIT_COSTS: Final = Economics(target_bad_rate=0.05, loss_given_bad=1.0, margin_per_good=1.0)
 
 
-class TableError(ValueError):
-    """The table cannot be trained on; the message says what to fix."""
+Folds = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]  # (train rows, test rows) per fold
 
 
-@dataclass
-class PreparedTable:
-    features: pd.DataFrame  # columns renamed c0, c1, … (any user names survive ONNX)
-    labels: npt.NDArray[np.int64]
-    numeric: list[str]
-    categorical: list[str]
-    column_names: dict[str, str]  # internal name → the user's column name
-    order: npt.NDArray[np.int64] | None  # row order by time when a time column is given
-    notes: list[str] = field(default_factory=list)
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame; TableError when it is missing or unreadable."""
-    if not path.is_file():
-        raise TableError(f"no such file: {path}")
-    try:
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
-    except Exception as error:  # pandas raises many types for a damaged file
-        raise TableError(f"cannot read {path.name}: {type(error).__name__}: {error}") from None
-    raise TableError(f"{path.name}: only .csv and .parquet tables can be trained on")
-
-
-def prepare(
-    frame: pd.DataFrame, *, label: str, positive: str | None = None, time_column: str | None = None
-) -> PreparedTable:
-    """Labels as 0/1 (1 = the positive, bad outcome), features split into numeric and categorical."""
-    if label not in frame.columns:
-        raise TableError(f"no label column {label!r}; the table has: {', '.join(map(str, frame.columns))}")
-    if time_column is not None and time_column not in frame.columns:
+def _folds(table: PreparedTable, seed: int) -> tuple[Folds, list[str]]:
+    """The folds to validate on, and a note for each out-of-time fold that had to be skipped."""
+    if table.order is None:
+        splitter = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+        return list(splitter.split(table.features, table.labels)), []
+    # Expanding windows: always train on the past, test on what follows. A window whose past holds
+    # too few rows of a class cannot be fitted (nor its sigmoid calibrated), so it is skipped.
+    splits = TimeSeriesSplit(n_splits=FOLDS).split(table.order)
+    folds = [(table.order[train], table.order[test]) for train, test in splits]
+    usable = [(train, test) for train, test in folds if _fittable(table.labels[train])]
+    if not usable:
         raise TableError(
-            f"no time column {time_column!r}; the table has: {', '.join(map(str, frame.columns))}"
+            f"out-of-time validation trains on the earliest rows, and even its largest window (the first "
+            f"{len(folds[-1][0]):,} rows by time) holds fewer than {MIN_ROWS_PER_CLASS} rows of a class; "
+            "validate without --time-column"
         )
-    notes = []
-    known = frame[label].notna()
-    if not known.all():
-        notes.append(f"{int((~known).sum()):,} rows without a label were left out")
-        frame = frame[known]
-    labels = _binary_labels(frame[label], positive)
-    counts = np.bincount(labels, minlength=2)
-    if counts.min() == 0:
-        raise TableError(
-            f"label {label!r} has a single class ({'all positive' if counts[0] == 0 else 'no positive'})"
-        )
-    if counts.min() < MIN_ROWS_PER_CLASS:
-        raise TableError(
-            f"label {label!r} needs at least {MIN_ROWS_PER_CLASS} rows of each class, got {counts.tolist()}"
-        )
-    order = None
-    if time_column is not None:
-        moments = pd.to_datetime(frame[time_column], errors="coerce")
-        if moments.isna().any():
-            raise TableError(
-                f"time column {time_column!r} has {int(moments.isna().sum())} unreadable or empty values"
-            )
-        order = np.argsort(moments.to_numpy(), kind="stable")
-    feature_columns = [c for c in frame.columns if c not in (label, time_column)]
-    numeric, categorical, names, columns = [], [], {}, {}
-    for i, column in enumerate(feature_columns):
-        values = frame[column]
-        internal = f"c{i}"
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            numeric.append(internal)
-            columns[internal] = values.astype("float64")
-        elif pd.api.types.is_datetime64_any_dtype(values):
-            notes.append(
-                f"date column {column!r} left out (give it as --time-column to validate out of time)"
-            )
-            continue
-        else:
-            categorical.append(internal)
-            columns[internal] = values.astype("string")
-        names[internal] = str(column)
-    if not names:
-        raise TableError("the table has no feature columns besides the label")
-    features = pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
-    return PreparedTable(features, labels, numeric, categorical, names, order, notes)
+    skipped = len(folds) - len(usable)
+    notes = [
+        f"{skipped} of {FOLDS} out-of-time folds skipped: their earlier rows hold fewer than "
+        f"{MIN_ROWS_PER_CLASS} rows of a class"
+    ]
+    return usable, notes if skipped else []
 
 
-def _binary_labels(values: pd.Series, positive: str | None) -> npt.NDArray[np.int64]:
-    text = values.astype(str).str.strip()
-    if positive is not None:
-        if not (text == str(positive)).any():
-            raise TableError(f"--positive {positive!r} never occurs in the label column")
-        return (text == str(positive)).to_numpy(dtype=np.int64)
-    lowered = text.str.lower().replace({"1.0": "1", "0.0": "0"})
-    if set(lowered.unique()) <= TRUE_VALUES | FALSE_VALUES:
-        return lowered.isin(TRUE_VALUES).to_numpy(dtype=np.int64)
-    distinct = sorted(text.unique())
-    raise TableError(
-        f"label values {distinct[:5]}{'…' if len(distinct) > 5 else ''} are not 0/1 or true/false: "
-        "say which value is the positive (bad) outcome with --positive VALUE"
-    )
-
-
-def _folds(table: PreparedTable, seed: int) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    if table.order is not None:  # expanding windows: always train on the past, test on what follows
-        splits = TimeSeriesSplit(n_splits=FOLDS).split(table.order)
-        return [(table.order[train], table.order[test]) for train, test in splits]
-    splitter = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-    return list(splitter.split(table.features, table.labels))
+def _fittable(labels: npt.NDArray[np.int64]) -> bool:
+    return bool(np.bincount(labels, minlength=2).min() >= MIN_ROWS_PER_CLASS)
 
 
 def train_table(
@@ -161,21 +79,24 @@ def train_table(
 ) -> dict[str, Any]:
     """Search and cross-validate the zoo on a user's table, ship the best model; returns report.json."""
     table = prepare(read_table(path), label=label, positive=positive, time_column=time_column)
-    folds = _folds(table, seed)
+    folds, fold_notes = _folds(table, seed)
+    notes = table.notes + fold_notes
+    for note in notes:
+        progress(f"  note: {note}")
     validation = "out-of-time" if table.order is not None else "stratified"
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
     searches: Iterable[tuple[zoo.ModelSpec, search.SearchResult | None]] = ((spec, None) for spec in specs)
     if search_seconds > 0:
         searches = search.search_each(
             specs, table.features, table.labels, table.numeric, table.categorical, folds,
-            budget_seconds=search_seconds, seed=seed, folds_description=f"{FOLDS} {validation} folds",
+            budget_seconds=search_seconds, seed=seed, folds_description=f"{len(folds)} {validation} folds",
         )  # fmt: skip
     results = [_cross_validate(spec, table, folds, seed, progress, found) for spec, found in searches]
     fold_sizes = [len(test) for _, test in folds]
     summary = {
         r.name: {**_summary(r), "distinct_scores": _fewest_distinct_scores(r, fold_sizes)} for r in results
     }
-    selected, reason = _select(summary, validation)
+    selected, reason = _select(summary, validation, len(folds))
     params = next(r.search for r in results if r.name == selected).get("params", {})
     pipeline = zoo.fit_zoo_model(
         zoo.model_spec(selected), table.features, table.labels, table.numeric, table.categorical,
@@ -193,14 +114,15 @@ def train_table(
         [TargetResult(TABLE_TARGET, results, UNIT_COSTS, selected=selected, selection_reason=reason)],
         metadata={
             "table": path.name, "label": label, "positive": positive or "1/true", "rows": len(table.labels),
-            "validation": validation, "notes": "; ".join(table.notes),
+            "validation": validation, "notes": "; ".join(notes),
         },
     )  # fmt: skip
     byo = {
         "selected": selected,
         "selection_reason": reason,
         "validation": validation,
-        "folds": FOLDS,
+        "folds": len(folds),
+        "notes": notes,
         "search_seconds": search_seconds,
         "parity_max_abs_diff": parity,
         "columns": {"numeric": [table.column_names[c] for c in table.numeric],
@@ -215,7 +137,7 @@ def train_table(
 def _cross_validate(
     spec: zoo.ModelSpec,
     table: PreparedTable,
-    folds: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    folds: Folds,
     seed: int,
     progress: Any,
     searched: search.SearchResult | None = None,
@@ -244,7 +166,9 @@ def _cross_validate(
             per_fold[name].append(float("nan") if value is None else float(value))
         y_parts.append(table.labels[test])
         p_parts.append(p)
-    tried = f", {len(searched.candidates)} settings tried" if searched is not None else ""
+    tried = ""
+    if searched is not None:
+        tried = f", {len(searched.candidates)} setting{'s' if len(searched.candidates) > 1 else ''} tried"
     progress(f"  {spec.name}: mean ROC-AUC {np.nanmean(per_fold['roc_auc']):.4f}{tried}")
     return ModelResult(
         name=spec.name,
@@ -263,13 +187,14 @@ def _fewest_distinct_scores(result: ModelResult, fold_sizes: Sequence[int]) -> i
     return min(metrics.distinct_scores(p) for p in per_fold)
 
 
-def _select(summary: dict[str, dict[str, Any]], validation: str) -> tuple[str, str]:
+def _select(summary: dict[str, dict[str, Any]], validation: str, folds: int) -> tuple[str, str]:
     """Best mean cross-validated AUC among the models whose scores spread in every fold (as compare_zoo)."""
     counts = {name: s["distinct_scores"] for name, s in summary.items()}
     eligible, left_out = spread_rule(counts, " in a fold")
     selected = max(eligible, key=lambda name: summary[name]["roc_auc"] or 0.0)
     best_auc = summary[selected]["roc_auc"] or 0.0
-    best = f"best mean {validation} cross-validated ROC-AUC ({best_auc:.4f}) over {FOLDS} folds"
+    over = f"{folds} fold{'s' if folds > 1 else ''}"
+    best = f"best mean {validation} cross-validated ROC-AUC ({best_auc:.4f}) over {over}"
     return selected, best + left_out
 
 
