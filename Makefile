@@ -49,6 +49,7 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_linkage.py
 	$(BIN)/python bench/bench_mining.py
 	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_history_ceiling.py
 	$(BIN)/python bench/bench_table.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_packages.py

@@ -151,8 +151,10 @@ def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
     warehouse_file.with_suffix(".mined").touch()  # a later run featurises again without mining
 
 
-def feature_ceiling(train: pd.DataFrame, holdout: pd.DataFrame, truth: str, label: str) -> dict[str, float]:
-    """A regression of the oracle's probability on the features, fitted on the training rows.
+def feature_ceiling(
+    train: pd.DataFrame, holdout: pd.DataFrame, truth: str, label: str, columns: list[str] | None = None
+) -> dict[str, float]:
+    """A regression of the oracle's probability on the features (or `columns`), fitted on the training rows.
 
     Its AUC on the holdout estimates the best ranking these features allow; its calibration error
     there, how well any function of them learnt from these snapshots can match the holdout's bad rates.
@@ -163,12 +165,13 @@ def feature_ceiling(train: pd.DataFrame, holdout: pd.DataFrame, truth: str, labe
     from credo.features import FEATURE_NAMES
     from credo.training.metrics import expected_calibration_error
 
+    columns = columns or list(FEATURE_NAMES)
     known = train[train[truth].notna()]
     regression = HistGradientBoostingRegressor(
         max_iter=400, learning_rate=0.05, max_leaf_nodes=31, random_state=0
     )
-    regression.fit(known[list(FEATURE_NAMES)].astype("float64"), known[truth])
-    estimate = np.clip(regression.predict(holdout[list(FEATURE_NAMES)].astype("float64")), 0.0, 1.0)
+    regression.fit(known[columns].astype("float64"), known[truth])
+    estimate = np.clip(regression.predict(holdout[columns].astype("float64")), 0.0, 1.0)
     labels = holdout[label].astype(int).to_numpy()
     return {
         "auc": float(roc_auc_score(labels, estimate)),
