@@ -261,10 +261,13 @@ def test_given_a_time_ordered_table_whose_early_rows_hold_one_class_then_those_f
         _folds(prepare(frame, label="defaulted", time_column="applied on"), seed=7)
 
 
-def test_given_a_table_with_an_identifier_then_training_leaves_it_out_and_reports_why(tmp_path: Path) -> None:
+def test_given_a_table_with_an_identifier_then_training_leaves_it_out_and_reports_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "loans.csv"
     loans(400).assign(customer=[f"C{i:05d}" for i in range(400)]).to_csv(path, index=False)
     printed: list[str] = []
+    monkeypatch.setattr("credo.training.byo.SLOW_FOLD_SECONDS", 0.0)  # as a big table's folds would be
 
     report = train_table(
         path, label="defaulted", out=tmp_path / "out", models=["logistic_regression"], search_seconds=0,
@@ -274,3 +277,10 @@ def test_given_a_table_with_an_identifier_then_training_leaves_it_out_and_report
     assert "customer" not in report["columns"]["numeric"] + report["columns"]["categorical"]
     assert any("column 'customer': left out" in note for note in report["notes"])
     assert any(line.startswith("  note: column 'customer'") for line in printed)
+    # "applied on" is a date and "customer" left out: what remains, and what the models will see
+    assert (
+        "  400 rows; numeric columns: 2; text columns: 1 (3 distinct values, one model input each)" in printed
+    )
+    assert [line for line in printed if "fitted in" in line][-1].startswith(
+        "    logistic_regression: fold 3 of 3"
+    )

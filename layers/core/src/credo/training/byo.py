@@ -28,6 +28,7 @@ from credo.training.table import MIN_ROWS_PER_CLASS, PreparedTable, TableError, 
 
 FOLDS: Final = 3
 PARITY_ROWS: Final = 2_000
+SLOW_FOLD_SECONDS: Final = 30.0  # folds slower than this are reported as they finish
 TABLE_TARGET: Final = "table"
 SUMMARY_METRICS: Final = ("roc_auc", "f1", "pr_auc", "brier", "ks")
 # Neutral costs for the cut-off table of a user's table: one unit lost per bad, one per good declined.
@@ -83,6 +84,7 @@ def train_table(
     notes = table.notes + fold_notes
     for note in notes:
         progress(f"  note: {note}")
+    progress(f"  {_shape(table)}")
     validation = "out-of-time" if table.order is not None else "stratified"
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
     searches: Iterable[tuple[zoo.ModelSpec, search.SearchResult | None]] = ((spec, None) for spec in specs)
@@ -134,6 +136,16 @@ def train_table(
     return byo
 
 
+def _shape(table: PreparedTable) -> str:
+    """What the models will see: rows, and columns by kind (each text value is one model input)."""
+    shape = f"{len(table.labels):,} rows; numeric columns: {len(table.numeric)}"
+    shape += f"; text columns: {len(table.categorical)}"
+    if table.categorical:
+        values = sum(table.features[c].nunique() for c in table.categorical)
+        shape += f" ({values:,} distinct values, one model input each)"
+    return shape
+
+
 def _cross_validate(
     spec: zoo.ModelSpec,
     table: PreparedTable,
@@ -148,13 +160,16 @@ def _cross_validate(
     p_parts: list[npt.NDArray[np.float64]] = []
     per_fold: dict[str, list[float]] = {m: [] for m in SUMMARY_METRICS}  # NaN: undefined in that fold
     seconds = 0.0
-    for train, test in folds:
+    for number, (train, test) in enumerate(folds, start=1):
         started = time.perf_counter()
         pipeline = zoo.fit_zoo_model(
             spec, table.features.iloc[train], table.labels[train], table.numeric, table.categorical,
             seed=seed, params=params,
         )  # fmt: skip
-        seconds += time.perf_counter() - started
+        fold_seconds = time.perf_counter() - started
+        seconds += fold_seconds
+        if fold_seconds >= SLOW_FOLD_SECONDS:  # a big table: say it is still going
+            progress(f"    {spec.name}: fold {number} of {len(folds)} fitted in {fold_seconds:.0f} s")
         x_test = zoo.model_input(table.features.iloc[test], table.numeric, table.categorical)
         p = pipeline.predict_proba(x_test)[:, 1]
         x_train = zoo.model_input(table.features.iloc[train], table.numeric, table.categorical)
