@@ -42,6 +42,8 @@ def _port(text: str) -> int:
 def cmd_world(args: argparse.Namespace) -> int:
     from credo.synthetic import WorldConfig, generate_world
 
+    if not _output_directory(Path(args.out), "world"):
+        return 2
     summary = generate_world(
         WorldConfig(customers=args.customers, seed=args.seed, months=args.months),
         Path(args.out),
@@ -55,6 +57,16 @@ def cmd_world(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     return 0
+
+
+def _output_directory(out: Path, command: str) -> bool:
+    """Create --out before the work; False, having said why, when it cannot be a directory."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"credo {command}: cannot write to --out {out}: {error.strerror}", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -134,6 +146,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Convergence chatter of single folds would bury the comparison; the report records the fits.
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", module="sklearn")
+    out = Path(args.out)
+    if not _output_directory(out, "train"):  # before the training, not after it: a run takes minutes
+        return 2
     print(f"training the model zoo on {args.table} (label {args.label!r}) …", flush=True)
     try:
         report = train_table(
@@ -141,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             label=args.label,
             positive=args.positive,
             time_column=args.time_column,
-            out=Path(args.out),
+            out=out,
             models=args.models,
             search_seconds=args.search_seconds,
         )
@@ -157,7 +172,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             for v, w in zip(cells, (8, 6, 7, 6, 6), strict=True)
         )
         print(f"  {name:<24} {text}{'   ← selected' if name == report['selected'] else ''}")
-    out = Path(args.out)
     print(f"\nselected {report['selected']}: {report['selection_reason']}")
     print(f"wrote {out / 'model.onnx'}, {out / 'report.json'}, {out / 'report.html'}")
     return 0
