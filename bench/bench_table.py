@@ -143,7 +143,7 @@ def main() -> None:
     folds = "out-of-time" if args.time_column else "stratified"
     record(
         f"Your own table: `credo train --table` ({folds} folds)",
-        _markdown(sorted(found, key=lambda r: r["rows"])),
+        _markdown(sorted(found, key=lambda r: r["rows"]), args.time_column),
     )
 
 
@@ -162,10 +162,11 @@ def _run_child(command: list[str]) -> dict[str, Any]:
     return result
 
 
-def _markdown(results: list[dict[str, Any]]) -> str:
+def _markdown(results: list[dict[str, Any]], time_column: bool) -> str:
     names = list(results[0]["models"])
+    command = "bench/bench_table.py" + (" --time-column" if time_column else "")
     lines = [
-        "`.venv/bin/python bench/bench_table.py` — a synthetic loan book (10 columns: an application id, "
+        f"`.venv/bin/python {command}` — a synthetic loan book (10 columns: an application id, "
         "numbers and text categories with gaps, a date, a yes/no label), the whole command in a fresh "
         "process per size: read, prepare, search, cross-validate every zoo model, refit the selected "
         "one, export it and write the report.",
