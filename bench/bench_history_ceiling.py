@@ -24,7 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_mining import ROOT, WORLD_MONTHS, world_name, world_tag
-from bench_training import TARGETS, feature_ceiling, features_for
+from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
 from record import record
 
 from credo.features import FEATURE_NAMES
@@ -92,15 +92,12 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
     tables = {days_name: with_history(table, warehouse_file, days) for days_name, days in HISTORIES.items()}
     figures: dict[str, Any] = {"customers": customers, "months": months, "targets": {}}
     for target, (label, population, truth) in TARGETS.items():
-        ceilings: dict[str, dict[str, float]] = {}
+        train, test = training_and_holdout(table, population, label, holdout_day)
+        scored = test[test[truth].notna()]
+        oracle = float(roc_auc_score(scored[label].astype(int), scored[truth]))
+        ceilings = {"features": feature_ceiling(train, test, truth, label)}
         for history, extended in tables.items():
-            rows = extended[extended[population].fillna(False).astype(bool) & extended[label].notna()]
-            train = rows[rows["snapshot_date"] != holdout_day.isoformat()]
-            test = rows[rows["snapshot_date"] == holdout_day.isoformat()]
-            if not ceilings:
-                scored = test[test[truth].notna()]
-                oracle = float(roc_auc_score(scored[label].astype(int), scored[truth]))
-                ceilings["features"] = feature_ceiling(train, test, truth, label)
+            train, test = training_and_holdout(extended, population, label, holdout_day)
             ceilings[history] = feature_ceiling(train, test, truth, label, [*FEATURE_NAMES, *HISTORY])
         figures["targets"][target] = {"oracle_auc": round(oracle, 4)} | {
             f"{name}_{figure}": round(value, 4)

@@ -151,6 +151,15 @@ def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
     warehouse_file.with_suffix(".mined").touch()  # a later run featurises again without mining
 
 
+def training_and_holdout(
+    table: pd.DataFrame, population: str, label: str, holdout_day: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A target's labelled population, split into the training snapshots and the holdout snapshot."""
+    rows = table[table[population].fillna(False).astype(bool) & table[label].notna()]
+    holdout = rows["snapshot_date"] == holdout_day.isoformat()
+    return rows[~holdout], rows[holdout]
+
+
 def feature_ceiling(
     train: pd.DataFrame, holdout: pd.DataFrame, truth: str, label: str, columns: list[str] | None = None
 ) -> dict[str, float]:
@@ -191,9 +200,7 @@ def measure_quality(
     table, holdout_day, _ = features_for(customers, seed, workers, months=months)
     figures: dict[str, Any] = {"customers": customers, "holdout": holdout_day.isoformat(), "targets": {}}
     for target, (label, population, truth) in TARGETS.items():
-        rows = table[table[population].fillna(False).astype(bool) & table[label].notna()]
-        train = rows[rows["snapshot_date"] != holdout_day.isoformat()]
-        test = rows[rows["snapshot_date"] == holdout_day.isoformat()]
+        train, test = training_and_holdout(table, population, label, holdout_day)
         print(f"  {target}: {len(train):,} training rows, {len(test):,} holdout rows", flush=True)
         started = time.perf_counter()
         with threadpool_limits(limits=workers):

@@ -127,10 +127,10 @@ def _feature_column(values: pd.Series, name: str) -> tuple[str | None, pd.Series
             f"date column {name!r} left out (give it as --time-column to validate out of time)",
         )
     notes = []
-    if not (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
+    if not pd.api.types.is_numeric_dtype(values):  # bool columns count as numbers too
         values, note = _text_or_numbers(values)
         notes += [note] if note else []
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+    if pd.api.types.is_numeric_dtype(values):
         kind, values = "numeric", values.astype("float64")
         too_large = values.abs() > FLOAT32_MAX  # ±inf too
         if too_large.any():
