@@ -1,6 +1,7 @@
 """`credo train --table` on a lender-sized table: wall time, time per model and peak memory, 100k and 1M rows.
 
 Run: .venv/bin/python bench/bench_table.py [--sizes 100000 1000000] [--search-seconds 60] [--time-column]
+                                           [--wide-text]
 
 Each size is a lender's loan book written as CSV under .bench/table/ (built once, not timed): an
 application id (a text identifier, which the table path must leave out), numbers with gaps, text
@@ -9,6 +10,10 @@ fresh process per size (so that one size's peak memory is its own), the whole co
 runs it: read, prepare, the settings search within its budget, every zoo model cross-validated on 3
 folds, the selected model refitted on every row, exported to ONNX with its parity check, and the
 report written.
+
+--wide-text adds five text columns of 100 values each (branch, merchant category, occupation, product
+code, district; the first three move the odds, value by value in no order), the widest text a table
+may bring: each text value is one model input for the linear models and the network.
 """
 
 import argparse
@@ -30,9 +35,13 @@ from credo.constants import TABLE_SEARCH_SECONDS
 
 CITIES = np.array([f"city {i:02d}" for i in range(40)], dtype=object)
 EMPLOYMENT = np.array(["salaried", "self-employed", "student", "retired", "unemployed"], dtype=object)
+# --wide-text: (column, spread of its values' effect on the log-odds); 0 = noise
+WIDE_TEXT = (("branch", 0.4), ("merchant category", 0.3), ("occupation", 0.3), ("product code", 0.0),
+             ("district", 0.0))  # fmt: skip
+WIDE_VALUES = 100
 
 
-def loan_book(rows: int, seed: int) -> pd.DataFrame:
+def loan_book(rows: int, seed: int, wide_text: bool = False) -> pd.DataFrame:
     """A lender's history: about 8 % defaults, driven by late payments, income, bureau score and city."""
     rng = np.random.default_rng(seed)
     income = rng.lognormal(3.8, 0.5, rows)
@@ -51,6 +60,17 @@ def loan_book(rows: int, seed: int) -> pd.DataFrame:
         + 0.8 * (employment == "unemployed")
         + 0.2 * (np.log(amount) - 10.5)
     )
+    wide = {}
+    if wide_text:
+        # Zipf-like frequencies, so that some values are rare, as real branch or merchant lists are
+        weights = 1 / np.arange(1, WIDE_VALUES + 1) ** 0.8
+        for column, spread in WIDE_TEXT:
+            codes = rng.choice(WIDE_VALUES, rows, p=weights / weights.sum())
+            logit = logit + rng.normal(0, spread, WIDE_VALUES)[codes]
+            # names in no relation to frequency or effect, as a lender's codes are
+            names = np.array([f"{column} {n:03d}" for n in rng.permutation(WIDE_VALUES)], dtype=object)
+            wide[column] = names[codes]
+            wide[column][rng.random(rows) < 0.03] = None
     bad = rng.random(rows) < 1 / (1 + np.exp(-logit))
     city[rng.random(rows) < 0.05] = None
     income[rng.random(rows) < 0.1] = np.nan
@@ -66,18 +86,19 @@ def loan_book(rows: int, seed: int) -> pd.DataFrame:
             "tenure (months)": rng.choice([3, 6, 9, 12, 18, 24], rows),
             "home city": city,
             "employment": employment,
+            **wide,
             "applied on": applied,
             "defaulted": np.where(bad, "yes", "no"),
         }
     )
 
 
-def table_for(rows: int, seed: int) -> Path:
-    path = ROOT / ".bench" / "table" / f"loans-{rows}-seed{seed}.csv"
+def table_for(rows: int, seed: int, wide_text: bool) -> Path:
+    path = ROOT / ".bench" / "table" / f"loans{'-wide' if wide_text else ''}-{rows}-seed{seed}.csv"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"  writing {path.name} …", flush=True)
-        loan_book(rows, seed).to_csv(path, index=False)
+        loan_book(rows, seed, wide_text).to_csv(path, index=False)
     return path
 
 
@@ -123,16 +144,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--search-seconds", type=float, default=TABLE_SEARCH_SECONDS)
     parser.add_argument("--time-column", action="store_true", help="validate out of time (applied on)")
+    parser.add_argument("--wide-text", action="store_true", help="add five 100-value text columns")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # the child process measuring one table
     args = parser.parse_args()
     if args.one:
         print("RESULT " + json.dumps(measure(args.one, args.search_seconds, args.time_column)), flush=True)
         return
     results_dir = ROOT / ".bench" / "table"
-    validation = "time" if args.time_column else "stratified"
+    validation = ("time" if args.time_column else "stratified") + ("-wide" if args.wide_text else "")
     for rows in sorted(args.sizes):
         print(f"{rows:,} rows:", flush=True)
-        path = table_for(rows, args.seed)
+        path = table_for(rows, args.seed, args.wide_text)
         command = [sys.executable, __file__, "--one", str(path), "--search-seconds", str(args.search_seconds)]
         command += ["--time-column"] if args.time_column else []
         figures = _run_child(command)
@@ -142,8 +164,8 @@ def main() -> None:
     found = [json.loads(p.read_text()) for p in results_dir.glob(f"results-*-{validation}.json")]
     folds = "out-of-time" if args.time_column else "stratified"
     record(
-        f"Your own table: `credo train --table` ({folds} folds)",
-        _markdown(sorted(found, key=lambda r: r["rows"]), args.time_column),
+        f"Your own table: `credo train --table` ({folds} folds{', wide text' if args.wide_text else ''})",
+        _markdown(sorted(found, key=lambda r: r["rows"]), args.time_column, args.wide_text),
     )
 
 
@@ -162,12 +184,16 @@ def _run_child(command: list[str]) -> dict[str, Any]:
     return result
 
 
-def _markdown(results: list[dict[str, Any]], time_column: bool) -> str:
+def _markdown(results: list[dict[str, Any]], time_column: bool, wide_text: bool) -> str:
     names = list(results[0]["models"])
     command = "bench/bench_table.py" + (" --time-column" if time_column else "")
+    command += " --wide-text" if wide_text else ""
+    columns = "10 columns: an application id, numbers and text categories"
+    if wide_text:
+        columns = "15 columns: an application id, numbers, text categories (five of 100 values)"
     lines = [
-        f"`.venv/bin/python {command}` — a synthetic loan book (10 columns: an application id, "
-        "numbers and text categories with gaps, a date, a yes/no label), the whole command in a fresh "
+        f"`.venv/bin/python {command}` — a synthetic loan book ({columns} with gaps, a date, "
+        "a yes/no label), the whole command in a fresh "
         "process per size: read, prepare, search, cross-validate every zoo model, refit the selected "
         "one, export it and write the report.",
         "",

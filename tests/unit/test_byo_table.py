@@ -279,7 +279,8 @@ def test_given_a_table_with_an_identifier_then_training_leaves_it_out_and_report
     assert any(line.startswith("  note: column 'customer'") for line in printed)
     # "applied on" is a date and "customer" left out: what remains, and what the models will see
     assert (
-        "  400 rows; numeric columns: 2; text columns: 1 (3 distinct values, one model input each)" in printed
+        "  400 rows; numeric columns: 2; text columns: 1 "
+        "(3 distinct values: one input each for the linear models and the network)" in printed
     )
     assert [line for line in printed if "fitted in" in line][-1].startswith(
         "    logistic_regression: fold 3 of 3"

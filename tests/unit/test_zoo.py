@@ -7,18 +7,22 @@ import numpy.typing as npt
 import onnx
 import pandas as pd
 import pytest
+import scipy.sparse
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.scoring import model as contract
 from credo.scoring.model import ScoringModel
+from credo.training.encoding import UNSEEN_CODE
 from credo.training.onnx_export import PARITY_TOLERANCE, TARGET_OPSET
 from credo.training.zoo import (
+    CATEGORY_FILL,
     ZOO,
     ModelSpec,
     export_zoo_model,
     fit_zoo_model,
+    model_input,
     model_spec,
     onnx_parity,
     predict_onnx,
@@ -39,6 +43,7 @@ MIXED_NUMERIC = (
 CATEGORICAL = ("device_family", "city_band")
 DEVICE_RISK = {"android": 0.0, "ios": -0.6, "web": 0.8, "feature_phone": 1.2}
 ZOO_NAMES = [spec.name for spec in ZOO]
+TREE_MODELS = {"decision_tree", "extra_trees", "random_forest", "hist_gradient_boosting"}
 
 
 def numeric_table(n_rows: int, seed: int) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
@@ -228,6 +233,50 @@ def test_given_text_columns_gaps_and_unseen_categories_when_exported_then_fresh_
     assert list(inputs) == [*MIXED_NUMERIC, *CATEGORICAL]
     assert {inputs[name].elem_type for name in CATEGORICAL} == {onnx.TensorProto.STRING}
     assert {inputs[name].elem_type for name in MIXED_NUMERIC} == {onnx.TensorProto.FLOAT}
+
+
+@pytest.mark.parametrize("name", ZOO_NAMES)
+def test_given_text_columns_when_prepared_then_trees_get_a_code_per_column_and_the_rest_an_input_per_value(
+    name: str,
+    mixed_models: dict[str, tuple[Pipeline, bytes]],
+    mixed_data: dict[str, tuple[pd.DataFrame, npt.NDArray[np.int64]]],
+) -> None:
+    pipeline, _ = mixed_models[name]
+    fit, _ = mixed_data["fit"]
+    fresh, _ = mixed_data["fresh"]
+    # every value seen in fitting, a missing one included, is a category
+    values = sum(fit[column].fillna(CATEGORY_FILL).nunique() for column in CATEGORICAL)
+    columns = pipeline.named_steps["prepare"].named_steps["columns"]
+
+    prepared = columns.transform(model_input(fresh, MIXED_NUMERIC, CATEGORICAL))
+    text = prepared[:, columns.output_indices_["text"]]
+
+    if name in TREE_MODELS:
+        assert text.shape[1] == len(CATEGORICAL)
+        unseen = fresh["device_family"].isin(["tablet", "smart_tv"]).to_numpy()
+        assert (text[unseen, 0] == UNSEEN_CODE).all() and (text[~unseen, 0] >= 0).all()
+    else:
+        assert text.shape[1] == values
+
+
+@pytest.mark.parametrize("name", ZOO_NAMES)
+def test_given_a_text_column_of_many_values_when_fitted_then_one_hot_stays_sparse_and_onnx_agrees(
+    name: str,
+) -> None:
+    table, labels = mixed_table(FIT_ROWS, SEED)
+    fresh, _ = mixed_table(FRESH_ROWS, SEED + 1)
+    rng = np.random.default_rng(SEED)
+    table["merchant"] = rng.choice([f"m{i:02d}" for i in range(60)], len(table)).astype(object)
+    fresh["merchant"] = rng.choice([f"m{i:02d}" for i in range(65)], len(fresh)).astype(object)  # 5 unseen
+    categorical = (*CATEGORICAL, "merchant")
+
+    pipeline = fit_zoo_model(model_spec(name), table, labels, MIXED_NUMERIC, categorical, seed=SEED)
+    onnx_bytes = export_zoo_model(pipeline, MIXED_NUMERIC, categorical, {"model": name})
+
+    prepared = pipeline.named_steps["prepare"].transform(model_input(fresh, MIXED_NUMERIC, categorical))
+    # one-hot inputs, mostly zeros, travel sparse; the trees' codes are one dense column per text column
+    assert scipy.sparse.issparse(prepared) == (name not in TREE_MODELS)
+    assert onnx_parity(pipeline, onnx_bytes, fresh, MIXED_NUMERIC, categorical) <= PARITY_TOLERANCE
 
 
 def test_given_a_mixed_model_when_exported_then_metadata_rides_along_and_the_checker_passes(

@@ -137,12 +137,12 @@ def train_table(
 
 
 def _shape(table: PreparedTable) -> str:
-    """What the models will see: rows, and columns by kind (each text value is one model input)."""
+    """What the models will see: rows, and columns by kind (each text value one input of the linear ones)."""
     shape = f"{len(table.labels):,} rows; numeric columns: {len(table.numeric)}"
     shape += f"; text columns: {len(table.categorical)}"
     if table.categorical:
         values = sum(table.features[c].nunique() for c in table.categorical)
-        shape += f" ({values:,} distinct values, one model input each)"
+        shape += f" ({values:,} distinct values: one input each for the linear models and the network)"
     return shape
 
 

@@ -19,11 +19,14 @@ from skl2onnx.common._registration import get_converter, register_converter
 from skl2onnx.common._topology import Operator, Scope
 from skl2onnx.common.data_types import FloatTensorType
 from skl2onnx.operator_converters.common import concatenate_variables
+from skl2onnx.operator_converters.ordinal_encoder import convert_sklearn_ordinal_encoder
+from skl2onnx.shape_calculators.ordinal_encoder import calculate_sklearn_ordinal_encoder_output_shapes
 from sklearn.impute import MissingIndicator
 from sklearn.pipeline import Pipeline
 
 from credo.features import FEATURE_NAMES
 from credo.scoring.model import INPUT_NAME, ScoringModel
+from credo.training.encoding import BadRateOrderedEncoder
 
 # Pinned so a library upgrade cannot silently change the operators a deployed runtime must support.
 TARGET_OPSET: Final[dict[str, int]] = {"": 17, "ai.onnx.ml": 3}
@@ -71,6 +74,13 @@ def zoo_converters() -> Iterator[None]:
     """While open, skl2onnx converts what the model zoo needs and it lacks; export_pipeline never needs it."""
     update_registered_converter(
         MissingIndicator, "CredoMissingIndicator", _missing_indicator_shape, _convert_missing_indicator
+    )
+    # An OrdinalEncoder with its own order of categories, which the stock converter already follows.
+    update_registered_converter(
+        BadRateOrderedEncoder,
+        "CredoBadRateOrderedEncoder",
+        calculate_sklearn_ordinal_encoder_output_shapes,
+        convert_sklearn_ordinal_encoder,
     )
     # skl2onnx 1.20 asks an ExtraTreesClassifier inside CalibratedClassifierCV for raw scores, then fails
     # ("cannot implement decision_function"); scikit-learn calibrates ExtraTrees on predict_proba, as it

@@ -15,8 +15,8 @@ import numpy.typing as npt
 import pandas as pd
 
 MIN_ROWS_PER_CLASS: Final = 10
-# The zoo one-hot encodes text, one column per category: an identifier (a distinct value per row)
-# would need rows × rows cells, and 60k rows with a customer id took all 24 GB of this machine.
+# The linear models and the network one-hot encode text, one input per category: an identifier (a
+# distinct value per row) would need rows × rows cells; 60k rows with a customer id took all 24 GB.
 MAX_CATEGORIES: Final = 100
 # A text column nearly all numbers is numeric with a few codes ("-", "unknown"); nearly all dates, a date.
 NEARLY_ALL: Final = 0.9
@@ -147,8 +147,9 @@ def _feature_column(values: pd.Series, name: str) -> tuple[str | None, pd.Series
         notes.append("left out: every row has the same value")
     elif kind == "categorical" and distinct > MAX_CATEGORIES:
         notes.append(
-            f"left out: {distinct:,} distinct text values (an identifier?); each becomes a model input, "
-            f"so a text column may have at most {MAX_CATEGORIES} — group rare values to use it"
+            f"left out: {distinct:,} distinct text values (an identifier?); each becomes an input of the "
+            f"linear models and the network, so a text column may have at most {MAX_CATEGORIES} — group "
+            "rare values to use it"
         )
     else:
         left_out = False

@@ -1,8 +1,9 @@
 """The model zoo: seven calibrated scikit-learn Pipelines that each export to one ONNX graph with parity.
 
 Every model is ONE Pipeline: preprocessing (median imputation + missing indicators, scaling where the
-model needs it, one-hot encoding of text columns) and the classifier inside a sigmoid (Platt)
-CalibratedClassifierCV. Isotonic calibration does not survive ONNX conversion; sigmoid does.
+model needs it; text columns one-hot encoded for the linear models and the network, as one code per
+column for the trees) and the classifier inside a sigmoid (Platt) CalibratedClassifierCV. Isotonic
+calibration does not survive ONNX conversion; sigmoid does.
 
 Model input, the same for fitting and serving (`model_input` builds it from a DataFrame):
 - numeric columns only: one float32 matrix, columns in `numeric` order; its ONNX input is the
@@ -37,6 +38,7 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from credo.scoring.model import BAD_CLASS_INDEX, INPUT_NAME, PROBABILITIES_OUTPUT
+from credo.training.encoding import UNSEEN_CODE, BadRateOrderedEncoder
 from credo.training.onnx_export import TARGET_OPSET, zoo_converters
 
 MISSING_CATEGORY: Final = ""
@@ -65,7 +67,7 @@ class ModelSpec:
     search_space: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 
-def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, scale: bool) -> Pipeline:
+def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, tree: bool) -> Pipeline:
     numeric_steps: list[tuple[str, Any]] = [
         (
             "impute",
@@ -80,23 +82,33 @@ def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, scale: 
             ),
         )
     ]
-    if scale:
+    if not tree:
         numeric_steps.append(("scale", StandardScaler()))
     numeric_pipeline = Pipeline(numeric_steps)
     if not categorical:
         return numeric_pipeline
-    # No max_categories / min_frequency: skl2onnx 1.20 cannot convert infrequent-category grouping, so a
-    # high-cardinality text column must arrive bucketed (every category seen in fitting is one column).
+    encode: tuple[str, Any]
+    if tree:
+        # One input per column serves a tree (credo.training.encoding): one-hot would give it one
+        # dense input per value, and a wide table's trees were 10–20× slower for it. (Gradient
+        # boosting's own categorical splits do not survive skl2onnx 1.20: parity off by 0.49.)
+        encode = (
+            "codes",
+            BadRateOrderedEncoder(handle_unknown="use_encoded_value", unknown_value=UNSEEN_CODE),
+        )
+    else:
+        # No max_categories / min_frequency: skl2onnx 1.20 cannot convert infrequent-category grouping,
+        # so a high-cardinality text column must arrive bucketed (every category seen is one column).
+        # Sparse: where one-hot makes most inputs zero, the ColumnTransformer hands the models a sparse
+        # matrix (its sparse_threshold), which a wide table needs at 1M rows; the ONNX graph is the same.
+        encode = ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=True))
     categorical_pipeline = Pipeline(
         [
             (
                 "impute",
                 SimpleImputer(missing_values=MISSING_CATEGORY, strategy="constant", fill_value=CATEGORY_FILL),
             ),
-            (
-                "one_hot",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-            ),
+            encode,
         ]
     )
     return Pipeline(
@@ -115,28 +127,30 @@ def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, scale: 
 
 
 def _calibrated(
-    numeric: Sequence[str], categorical: Sequence[str], classifier: ClassifierMixin, *, scale: bool
+    numeric: Sequence[str], categorical: Sequence[str], classifier: ClassifierMixin, *, tree: bool
 ) -> Pipeline:
+    """Trees take numbers as they are and one code per text column; the linear models and the network
+    sum weighted inputs, so they need their numbers scaled and each text value as its own input."""
     # The zoo's own settings keep class_weight=None; the search may try "balanced" (see _BALANCE).
     # ensemble=False: one classifier fitted on all rows (one model's size in ONNX), its sigmoid fitted
     # on out-of-fold scores, so the calibration never sees scores of rows the classifier learnt from.
     calibrated = CalibratedClassifierCV(classifier, method="sigmoid", cv=CALIBRATION_FOLDS, ensemble=False)
-    return Pipeline([("prepare", _preprocessor(numeric, categorical, scale=scale)), ("model", calibrated)])
+    return Pipeline([("prepare", _preprocessor(numeric, categorical, tree=tree)), ("model", calibrated)])
 
 
 def build_decision_tree(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
-    tree = DecisionTreeClassifier(max_depth=6, min_samples_leaf=50, random_state=seed)
-    return _calibrated(numeric, categorical, tree, scale=False)
+    decision_tree = DecisionTreeClassifier(max_depth=6, min_samples_leaf=50, random_state=seed)
+    return _calibrated(numeric, categorical, decision_tree, tree=True)
 
 
 def build_svm(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
     svm = LinearSVC(C=0.1, dual=False, max_iter=2000, random_state=seed)
-    return _calibrated(numeric, categorical, svm, scale=True)
+    return _calibrated(numeric, categorical, svm, tree=False)
 
 
 def build_logistic_regression(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
     regression = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
-    return _calibrated(numeric, categorical, regression, scale=True)
+    return _calibrated(numeric, categorical, regression, tree=False)
 
 
 def build_mlp(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
@@ -152,14 +166,14 @@ def build_mlp(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) 
         n_iter_no_change=5,
         random_state=seed,
     )
-    return _calibrated(numeric, categorical, network, scale=True)
+    return _calibrated(numeric, categorical, network, tree=False)
 
 
 def build_extra_trees(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
     forest = ExtraTreesClassifier(
         n_estimators=100, max_depth=8, min_samples_leaf=50, max_features="sqrt", n_jobs=-1, random_state=seed
     )
-    return _calibrated(numeric, categorical, forest, scale=False)
+    return _calibrated(numeric, categorical, forest, tree=True)
 
 
 def build_random_forest(numeric: Sequence[str], categorical: Sequence[str], *, seed: int) -> Pipeline:
@@ -172,7 +186,7 @@ def build_random_forest(numeric: Sequence[str], categorical: Sequence[str], *, s
         n_jobs=-1,
         random_state=seed,
     )
-    return _calibrated(numeric, categorical, forest, scale=False)
+    return _calibrated(numeric, categorical, forest, tree=True)
 
 
 def build_hist_gradient_boosting(
@@ -186,7 +200,7 @@ def build_hist_gradient_boosting(
         l2_regularization=1.0,
         random_state=seed,
     )
-    return _calibrated(numeric, categorical, boosting, scale=False)
+    return _calibrated(numeric, categorical, boosting, tree=True)
 
 
 # Searched settings (credo.training.search). class_weight="balanced" is among them: it re-weights the
