@@ -37,13 +37,11 @@ class BadRateOrderedEncoder(OrdinalEncoder):
             return self
         bad = np.asarray(y, dtype=np.float64)
         overall = float(bad.mean())
-        values = np.asarray(X, dtype=object)
+        codes = super().transform(X).astype(np.int64)  # in scikit-learn's order, every value seen
         ordered = []
         for column, categories in enumerate(self.categories_):
-            index = {category: code for code, category in enumerate(categories)}
-            codes = np.fromiter((index[v] for v in values[:, column]), dtype=np.int64, count=len(values))
-            rows = np.bincount(codes, minlength=len(categories))
-            bads = np.bincount(codes, weights=bad, minlength=len(categories))
+            rows = np.bincount(codes[:, column], minlength=len(categories))
+            bads = np.bincount(codes[:, column], weights=bad, minlength=len(categories))
             rate = (bads + PRIOR_ROWS * overall) / (rows + PRIOR_ROWS)
             ordered.append(categories[np.argsort(-rate, kind="stable")])
         # For text, scikit-learn maps each value to its position in categories_ (a dictionary, not a
