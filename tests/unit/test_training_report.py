@@ -144,6 +144,7 @@ def test_given_report_when_rendering_then_one_svg_per_chart(page: str) -> None:
         assert title in page
     assert "Score distribution of HistGradientBoosting" in page
     assert "oracle 0.910" in page
+    assert "Oracle ROC-AUC: 0.9100. The oracle knows each customer's hidden traits" in page
     assert page.count("<polyline") >= 2 * 3 * 3  # three models' curves in three line charts, per target
 
 

@@ -280,7 +280,10 @@ def _target_html(target: str, body: Mapping[str, Any]) -> str:
         )
     summary = f"<p>Selected: <b>{_e(selected)}</b>: {_e(body.get('selection_reason', ''))}</p>"
     if oracle is not None:
-        summary += f"<p>Oracle ROC-AUC (the best any model could reach): {_fmt(oracle, 4)}</p>"
+        summary += (
+            f"<p>Oracle ROC-AUC: {_fmt(oracle, 4)}. The oracle knows each customer's hidden traits;"
+            " no model of what the shop records reaches it (docs/training.md).</p>"
+        )
     return _section(
         body.get("label", target),
         summary
