@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,24 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    measure_each_world(
+        __doc__.splitlines()[0],
+        "history-ceiling",
+        "Training: the feature ceiling with longer history",
+        measure,
+        _markdown,
+    )
+
+
+def measure_each_world(
+    description: str,
+    results_prefix: str,
+    section: str,
+    measure: Callable[[int, int, int, int], dict[str, Any]],
+    markdown: Callable[[list[dict[str, Any]]], str],
+) -> None:
+    """A bench's command line over bench_training.py's worlds: measure each, keep its JSON, record all."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--months", type=int, nargs="+", default=[WORLD_MONTHS])
@@ -120,10 +138,10 @@ def main() -> None:
         for customers in sorted(args.sizes):
             print(f"{customers:,} customers, {months}-month world:", flush=True)
             figures = measure(customers, args.seed, months, args.workers)
-            name = f"history-ceiling-{customers}-seed{args.seed}{world_tag(months)}.json"
+            name = f"{results_prefix}-{customers}-seed{args.seed}{world_tag(months)}.json"
             (results_dir / name).write_text(json.dumps(figures, indent=2))
-    found = [json.loads(p.read_text()) for p in results_dir.glob(f"history-ceiling-*-seed{args.seed}*.json")]
-    record("Training: the feature ceiling with longer history", _markdown(found))
+    found = [json.loads(p.read_text()) for p in results_dir.glob(f"{results_prefix}-*-seed{args.seed}*.json")]
+    record(section, markdown(found))
 
 
 def _markdown(results: list[dict[str, Any]]) -> str:

@@ -24,9 +24,7 @@ so its AUC is within reach; it knows the world's coefficients, which a lender wo
 estimate. Its calibration error on the holdout checks the restated equations below.
 """
 
-import argparse
 import json
-import os
 import sqlite3
 import sys
 from datetime import date
@@ -37,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_mining import ROOT, WORLD_MONTHS, world_for, world_name, world_tag
+from bench_history_ceiling import measure_each_world
+from bench_mining import ROOT, world_for, world_name
 from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
-from record import record
 
 from credo.features import FEATURE_NAMES
 from credo.synthetic import commerce as com
@@ -312,21 +310,13 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--months", type=int, nargs="+", default=[WORLD_MONTHS])
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    args = parser.parse_args()
-    results_dir = ROOT / ".bench" / "training"
-    for months in args.months:
-        for customers in sorted(args.sizes):
-            print(f"{customers:,} customers, {months}-month world:", flush=True)
-            figures = measure(customers, args.seed, months, args.workers)
-            name = f"oracle-gap-{customers}-seed{args.seed}{world_tag(months)}.json"
-            (results_dir / name).write_text(json.dumps(figures, indent=2))
-    found = [json.loads(p.read_text()) for p in results_dir.glob(f"oracle-gap-*-seed{args.seed}*.json")]
-    record("Training: what the gap to the oracle is made of", _markdown(found))
+    measure_each_world(
+        __doc__.splitlines()[0],
+        "oracle-gap",
+        "Training: what the gap to the oracle is made of",
+        measure,
+        _markdown,
+    )
 
 
 def _markdown(results: list[dict[str, Any]]) -> str:
