@@ -67,14 +67,24 @@ def with_traits(table: pd.DataFrame, world: Path, people: pd.DataFrame) -> pd.Da
     return table.merge(traits[["token", *HIDDEN]], on="token", how="left")
 
 
-def cod_reliability_posterior(world: Path, people: pd.DataFrame, snapshots: list[date]) -> pd.DataFrame:
+def read_orders(world: Path) -> pd.DataFrame:
+    """The world's orders, as both posteriors read them."""
+    with sqlite3.connect(world / "operational.sqlite") as connection:
+        orders = pd.read_sql(
+            "select customer_id, placed_at, updated_at, category, amount, payment_method, status from orders",
+            connection,
+        )
+    orders["placed"] = pd.to_datetime(orders["placed_at"])
+    orders["known_at"] = pd.to_datetime(orders["updated_at"])  # the final status, when final
+    return orders
+
+
+def cod_reliability_posterior(
+    orders: pd.DataFrame, people: pd.DataFrame, snapshots: list[date]
+) -> pd.DataFrame:
     """Posterior mean and sd of COD reliability from every order outcome known at each snapshot."""
     from credo.reference import CITY_TIER
 
-    with sqlite3.connect(world / "operational.sqlite") as connection:
-        orders = pd.read_sql(
-            "select customer_id, updated_at, category, amount, payment_method, status from orders", connection
-        )
     outcomes = {name: i for i, name in enumerate(com.OUTCOMES)}
     orders = orders[orders["status"].isin(outcomes)]  # final outcomes only
     n = len(orders)
@@ -90,7 +100,7 @@ def cod_reliability_posterior(world: Path, people: pd.DataFrame, snapshots: list
         z -= z.max(axis=1, keepdims=True)
         loglik[:, j] = z[np.arange(n), outcome] - np.log(np.exp(z).sum(axis=1))
     codes, customers = pd.factorize(orders["customer_id"])
-    known_at = pd.to_datetime(orders["updated_at"]).to_numpy()
+    known_at = orders["known_at"].to_numpy()
     parts = []
     for snapshot in snapshots:
         known = known_at < np.datetime64(pd.Timestamp(snapshot))
@@ -126,7 +136,12 @@ class _Traits:
 
 
 def credit_posterior(
-    table: pd.DataFrame, world: Path, people: pd.DataFrame, snapshots: list[date], start: date
+    table: pd.DataFrame,
+    world: Path,
+    orders: pd.DataFrame,
+    people: pd.DataFrame,
+    snapshots: list[date],
+    start: date,
 ) -> pd.DataFrame:
     """Per credit-population row: the posterior's P(credit bad) and its means of discipline and capacity."""
     from scipy.stats import norm, poisson
@@ -143,11 +158,9 @@ def credit_posterior(
 
     with sqlite3.connect(world / "operational.sqlite") as connection:
         bills = pd.read_sql("select customer_id, due_date, paid_at from payments", connection)
-        orders = pd.read_sql("select customer_id, placed_at, category, amount from orders", connection)
     bills["due"], bills["paid"] = pd.to_datetime(bills["due_date"]), pd.to_datetime(bills["paid_at"])
-    orders["placed"] = pd.to_datetime(orders["placed_at"])
     median = dict(zip(com.CATEGORIES, com.CATEGORY_MEDIAN, strict=True))
-    orders["log_ratio"] = np.log(orders["amount"] / orders["category"].map(median))
+    orders = orders.assign(log_ratio=np.log(orders["amount"] / orders["category"].map(median)))
     customer_of = people.set_index("token")["customer_id"]
     registered = people.set_index("customer_id")["registered_at"].pipe(pd.to_datetime)
 
@@ -260,12 +273,15 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
     key_file = ROOT / ".bench" / "training" / world_name(customers, seed, months) / "warehouse.key"
     people = customer_index(world, bytes.fromhex(key_file.read_text()))
     snapshots = [*training, holdout_day]
+    orders = read_orders(world)
     table = with_traits(table, world, people)
     table = table.merge(
-        cod_reliability_posterior(world, people, snapshots), on=["token", "snapshot_date"], how="left"
+        cod_reliability_posterior(orders, people, snapshots), on=["token", "snapshot_date"], how="left"
     )
     table = table.merge(
-        credit_posterior(table, world, people, snapshots, start), on=["token", "snapshot_date"], how="left"
+        credit_posterior(table, world, orders, people, snapshots, start),
+        on=["token", "snapshot_date"],
+        how="left",
     )
     posteriors = {
         "credit": ["credit_posterior_p_bad", "discipline_posterior", "capacity_posterior"],

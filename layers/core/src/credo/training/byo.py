@@ -55,11 +55,12 @@ def _folds(table: PreparedTable, seed: int) -> tuple[Folds, list[str]]:
             "validate without --time-column"
         )
     skipped = len(folds) - len(usable)
-    notes = [
+    if not skipped:
+        return usable, []
+    return usable, [
         f"{skipped} of {FOLDS} out-of-time folds skipped: their earlier rows hold fewer than "
         f"{MIN_ROWS_PER_CLASS} rows of a class"
     ]
-    return usable, notes if skipped else []
 
 
 def _fittable(labels: npt.NDArray[np.int64]) -> bool:
