@@ -51,6 +51,7 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_training.py
 	$(BIN)/python bench/bench_history_ceiling.py
 	$(BIN)/python bench/bench_oracle_gap.py
+	$(BIN)/python bench/bench_buying_label.py
 	$(BIN)/python bench/bench_table.py
 	$(BIN)/python bench/bench_table.py --wide-text
 	$(BIN)/python bench/bench_table.py --time-column --sizes 100000

@@ -95,7 +95,7 @@ def cod_reliability_posterior(
     amount = orders["amount"].to_numpy()
     loglik = np.empty((n, len(GRID)), np.float32)
     for j, value in enumerate(GRID):
-        world_people = _Traits(cod_reliability=np.full(n, value), city_tier=tier)
+        world_people = OrderTraits(cod_reliability=np.full(n, value), city_tier=tier)
         z = com.outcome_logits(world_people, np.arange(n), category, amount, is_cod)  # type: ignore[arg-type]
         z -= z.max(axis=1, keepdims=True)
         loglik[:, j] = z[np.arange(n), outcome] - np.log(np.exp(z).sum(axis=1))
@@ -127,7 +127,7 @@ def cod_reliability_posterior(
     return posterior.drop(columns="customer_id")
 
 
-class _Traits:
+class OrderTraits:
     """The two attributes of People that `outcome_logits` reads, one row per order."""
 
     def __init__(self, cod_reliability: np.ndarray, city_tier: np.ndarray) -> None:

@@ -1,0 +1,249 @@
+"""Would a per-order buying label fit the COD decision better? The training job's zoo on each label.
+
+Run: .venv/bin/python bench/bench_buying_label.py [--sizes 100000] [--months 24 36]
+
+The buying label (ARCHITECTURE.md) is per customer: 1 when any COD order the customer places in the
+6 months after the snapshot fails (refused at the door, returned to origin, cancelled after
+dispatch). The checkout decides one order at a time. This bench builds the per-order label from
+the same orders: one row per COD order placed in those 6 months, 1 when that order failed, with
+the customer's 63 features as of the snapshot. On the same training snapshots and holdout as
+bench_training.py (whose cached worlds, features and results it reuses) it measures, per label:
+
+- the bad rate of each snapshot (the per-customer one moves with how many orders the season brings);
+- the oracle: the world's true probability (per order, that order's own failure probability from
+  `outcome_logits`, knowing the customer's COD reliability and the order's value and category);
+- the feature ceiling (a regression of the oracle's probability on the 63 features);
+- the training job's zoo comparison (`compare_zoo`, 120 s search), its selected model's AUC and
+  calibration error (the per-customer figures are bench_training.py's);
+- on the holdout, by the number of COD orders a customer placed in the 6 months: the share of
+  customers with a failure and the share of orders that failed.
+"""
+
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_history_ceiling import measure_each_world
+from bench_mining import ROOT, world_for, world_name, world_tag
+from bench_oracle_gap import OrderTraits, customer_index, read_orders
+from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
+
+from credo.features import LABEL_HORIZON_MONTHS
+from credo.synthetic import commerce as com
+
+ORDER_LABEL = "label_cod_order_failed"
+ORDER_TRUTH = "p_cod_order_failed"
+FAILED = ("rto", "cancelled_after_dispatch")  # as features.sql's upcoming_cod
+SEARCH_SECONDS = 120.0  # as bench_training.py
+ORDER_BANDS = [0, 1, 2, 4, 8, np.inf]  # COD orders a customer placed in the 6 months
+
+
+def cod_orders_ahead(
+    orders: pd.DataFrame, people: pd.DataFrame, world: Path, snapshots: list[date]
+) -> pd.DataFrame:
+    """Each COD order placed in the 6 months after each snapshot: its outcome and true failure probability."""
+    from credo.reference import CITY_TIER
+
+    cod = orders[orders["payment_method"] == "cod"].reset_index(drop=True)
+    traits = pd.read_parquet(world / "evaluation" / "traits.parquet").set_index("customer_id")
+    customers = people.set_index("customer_id")
+    truth = OrderTraits(
+        cod_reliability=traits.loc[cod["customer_id"], "cod_reliability"].to_numpy(),
+        city_tier=customers.loc[cod["customer_id"], "city"].map(CITY_TIER).to_numpy(),
+    )
+    category = cod["category"].map({name: i for i, name in enumerate(com.CATEGORIES)}).to_numpy()
+    is_cod = np.ones(len(cod), bool)
+    logits = com.outcome_logits(truth, np.arange(len(cod)), category, cod["amount"].to_numpy(), is_cod)
+    cod[ORDER_TRUTH] = com.cod_failure_probability(logits)
+    cod[ORDER_LABEL] = cod["status"].isin(FAILED).astype(int)
+    parts = []
+    for snapshot in snapshots:
+        start = pd.Timestamp(snapshot)
+        ahead = cod[
+            (cod["placed"] >= start) & (cod["placed"] < start + pd.DateOffset(months=LABEL_HORIZON_MONTHS))
+        ]
+        parts.append(
+            ahead[["customer_id", ORDER_LABEL, ORDER_TRUTH]].assign(snapshot_date=snapshot.isoformat())
+        )
+    ahead = pd.concat(parts).merge(people[["customer_id", "token"]], on="customer_id")
+    return ahead.drop(columns="customer_id")
+
+
+def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
+
+    from credo.training.compare import compare_zoo
+    from credo.training.metrics import expected_calibration_error
+
+    per_customer_file = (
+        ROOT / ".bench" / "training" / f"results-{customers}-seed{seed}{world_tag(months)}.json"
+    )
+    if not per_customer_file.exists():
+        raise SystemExit(f"run bench_training.py for this world first: {per_customer_file} is missing")
+    per_customer = json.loads(per_customer_file.read_text())["targets"]["buying"]
+    table, holdout_day, training = features_for(customers, seed, workers, months=months)
+    world = world_for(customers, seed, months)
+    key_file = ROOT / ".bench" / "training" / world_name(customers, seed, months) / "warehouse.key"
+    people = customer_index(world, bytes.fromhex(key_file.read_text()))
+    label, population, truth = TARGETS["buying"]
+    train, test = training_and_holdout(table, population, label, holdout_day)
+    ahead = cod_orders_ahead(read_orders(world), people, world, [*training, holdout_day])
+    features = table.drop(columns=[c for c in table.columns if c.startswith(("label_", "p_", "in_"))])
+    order_train = ahead.merge(features, on=["token", "snapshot_date"])
+    order_test = order_train[order_train["snapshot_date"] == holdout_day.isoformat()]
+    order_train = order_train[order_train["snapshot_date"] != holdout_day.isoformat()]
+    print(f"  per order: {len(order_train):,} training rows, {len(order_test):,} holdout rows", flush=True)
+
+    started = time.perf_counter()
+    with threadpool_limits(limits=workers):
+        comparison = compare_zoo(
+            order_train, order_test, "buying", ORDER_LABEL, seed=7, search_seconds=SEARCH_SECONDS,
+            progress=lambda line: print(f"    {line}", flush=True),
+        )  # fmt: skip
+    selected = next(r for r in comparison.table if r["selected"])
+    ceiling = feature_ceiling(order_train, order_test, ORDER_TRUTH, ORDER_LABEL)
+    scored = test[test[truth].notna()]
+    labels = {
+        "per_customer": {
+            "rows": [len(train), len(test)],
+            "bad_rate": _bad_rates(pd.concat([train, test]), label),
+            "oracle_auc": per_customer["oracle_auc"],
+            "oracle_calibration_error": round(
+                expected_calibration_error(scored[label].astype(int), scored[truth]), 4
+            ),
+            "ceiling_auc": per_customer["feature_ceiling_auc"],
+            "ceiling_calibration_error": per_customer["feature_ceiling_calibration_error"],
+            "selected": per_customer["selected"],
+            "selected_auc": per_customer["selected_auc"],
+            "selected_calibration_error": per_customer["selected_calibration_error"],
+        },
+        "per_order": {
+            "rows": [len(order_train), len(order_test)],
+            "bad_rate": _bad_rates(pd.concat([order_train, order_test]), ORDER_LABEL),
+            "oracle_auc": round(float(roc_auc_score(order_test[ORDER_LABEL], order_test[ORDER_TRUTH])), 4),
+            "oracle_calibration_error": round(
+                expected_calibration_error(order_test[ORDER_LABEL], order_test[ORDER_TRUTH]), 4
+            ),
+            "ceiling_auc": round(ceiling["auc"], 4),
+            "ceiling_calibration_error": round(ceiling["calibration_error"], 4),
+            "selected": selected["model"],
+            "selected_auc": round(selected["roc_auc"], 4),
+            "selected_calibration_error": round(selected["calibration_error"], 4),
+            "compare_seconds": round(time.perf_counter() - started, 1),
+            "models": {
+                r["model"]: {
+                    "roc_auc": round(r["roc_auc"], 4),
+                    "calibration_error": round(r["calibration_error"], 4),
+                }
+                for r in comparison.table
+            },
+        },
+    }
+    for name, figures in labels.items():
+        print(f"  {name}: {json.dumps({k: v for k, v in figures.items() if k != 'models'})}", flush=True)
+    return {
+        "customers": customers,
+        "months": months,
+        "holdout": holdout_day.isoformat(),
+        "labels": labels,
+        "by_orders_ahead": _by_orders_ahead(order_test),
+    }
+
+
+def _bad_rates(rows: pd.DataFrame, label: str) -> dict[str, float]:
+    return {day: round(float(rate), 4) for day, rate in rows.groupby("snapshot_date")[label].mean().items()}
+
+
+def _by_orders_ahead(order_test: pd.DataFrame) -> list[dict[str, Any]]:
+    """Holdout customers by COD orders placed in the 6 months: who had a failure, how many orders failed."""
+    per_customer = order_test.groupby("token").agg(
+        orders=(ORDER_LABEL, "size"), failed=(ORDER_LABEL, "sum"), truth=(ORDER_TRUTH, "mean")
+    )
+    band = pd.cut(per_customer["orders"], ORDER_BANDS)
+    rows = []
+    for interval, group in per_customer.groupby(band, observed=True):
+        rows.append(
+            {
+                "orders": _band_name(interval),
+                "customers": len(group),
+                "customers_with_a_failure": round(float((group["failed"] > 0).mean()), 3),
+                "orders_failed": round(float(group["failed"].sum() / group["orders"].sum()), 3),
+                "true_order_failure_probability": round(float(group["truth"].mean()), 3),
+            }
+        )
+    return rows
+
+
+def _band_name(interval: pd.Interval) -> str:
+    low, high = int(interval.left) + 1, interval.right
+    if np.isinf(high):
+        return f"{low} or more"
+    return str(low) if low == int(high) else f"{low}–{int(high)}"
+
+
+def main() -> None:
+    measure_each_world(
+        __doc__.splitlines()[0],
+        "buying-label",
+        "Training: the buying label per customer or per order",
+        measure,
+        _markdown,
+    )
+
+
+def _markdown(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "`.venv/bin/python bench/bench_buying_label.py --months 24 36` — the buying label as it is (per "
+        "customer: any COD order in the 6 months fails) and per order (each COD order in the 6 months, "
+        "1 when it fails), on the same training snapshots and holdout as bench_training.py. The training "
+        f"job's zoo comparison ({SEARCH_SECONDS:g} s search; per customer: bench_training.py's figures), "
+        "out of time. The per-order oracle knows the customer's COD reliability and the order's value "
+        "and category.",
+        "",
+        "| customers | world | label | training / holdout rows | bad rate, training snapshots → holdout "
+        "| oracle AUC | ceiling AUC | selected | AUC | gap to oracle | calibration error (asked ≤ 0.02) "
+        "| ceiling's | oracle's |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    names = {"per_customer": "per customer (as built)", "per_order": "per COD order"}
+    for r in sorted(results, key=lambda r: (r["months"], r["customers"])):
+        for name, t in r["labels"].items():
+            rates = [rate for _, rate in sorted(t["bad_rate"].items())]
+            lines.append(
+                f"| {r['customers']:,} | {r['months']} months | {names[name]} "
+                f"| {t['rows'][0]:,} / {t['rows'][1]:,} "
+                f"| {' '.join(f'{x:.3f}' for x in rates[:-1])} → {rates[-1]:.3f} "
+                f"| {t['oracle_auc']:.4f} | {t['ceiling_auc']:.4f} | {t['selected']} "
+                f"| {t['selected_auc']:.4f} "
+                f"| {t['oracle_auc'] - t['selected_auc']:.4f} | {t['selected_calibration_error']:.4f} "
+                f"| {t['ceiling_calibration_error']:.4f} | {t['oracle_calibration_error']:.4f} |"
+            )
+    lines += [
+        "",
+        "Holdout customers by the COD orders they placed in the 6 months after the snapshot:",
+        "",
+        "| customers | world | COD orders in the 6 months | customers "
+        "| with a failed COD order (the label as built) "
+        "| COD orders that failed | true failure probability of their orders |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in sorted(results, key=lambda r: (r["months"], r["customers"])):
+        for band in r["by_orders_ahead"]:
+            lines.append(
+                f"| {r['customers']:,} | {r['months']} months | {band['orders']} | {band['customers']:,} "
+                f"| {band['customers_with_a_failure']:.3f} | {band['orders_failed']:.3f} "
+                f"| {band['true_order_failure_probability']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
