@@ -12,7 +12,10 @@ bench_training.py (whose cached worlds, features and results it reuses) it measu
 - the bad rate of each snapshot (the per-customer one moves with how many orders the season brings);
 - the oracle: the world's true probability (per order, that order's own failure probability from
   `outcome_logits`, knowing the customer's COD reliability and the order's value and category);
-- the feature ceiling (a regression of the oracle's probability on the 63 features);
+- the feature ceiling (a regression of the oracle's probability on the 63 features), also with
+  bench_history_ceiling.py's summaries of the 24 months before the snapshot added (COD orders and
+  failures, orders, bills and lateness), which make the per-customer label's calibration worse
+  on the 36-month world;
 - the training job's zoo comparison (`compare_zoo`, 120 s search), its selected model's AUC and
   calibration error (the per-customer figures are bench_training.py's);
 - on the holdout, by the number of COD orders a customer placed in the 6 months: the share of
@@ -30,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_history_ceiling import measure_each_world
+from bench_history_ceiling import HISTORIES, HISTORY, measure_each_world, with_history
 from bench_mining import ROOT, world_for, world_name, world_tag
 from bench_oracle_gap import OrderTraits, customer_index, read_orders
 from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
 
-from credo.features import LABEL_HORIZON_MONTHS
+from credo.features import FEATURE_NAMES, LABEL_HORIZON_MONTHS
 from credo.synthetic import commerce as com
 
 ORDER_LABEL = "label_cod_order_failed"
@@ -91,8 +94,9 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
     per_customer = json.loads(per_customer_file.read_text())["targets"]["buying"]
     table, holdout_day, training = features_for(customers, seed, workers, months=months)
     world = world_for(customers, seed, months)
-    key_file = ROOT / ".bench" / "training" / world_name(customers, seed, months) / "warehouse.key"
-    people = customer_index(world, bytes.fromhex(key_file.read_text()))
+    cache = ROOT / ".bench" / "training" / world_name(customers, seed, months)
+    people = customer_index(world, bytes.fromhex((cache / "warehouse.key").read_text()))
+    table = with_history(table, cache / "warehouse.duckdb", HISTORIES["24_months"])
     label, population, truth = TARGETS["buying"]
     train, test = training_and_holdout(table, population, label, holdout_day)
     ahead = cod_orders_ahead(read_orders(world), people, world, [*training, holdout_day])
@@ -110,6 +114,11 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         )  # fmt: skip
     selected = next(r for r in comparison.table if r["selected"])
     ceiling = feature_ceiling(order_train, order_test, ORDER_TRUTH, ORDER_LABEL)
+    with_24_months = [*FEATURE_NAMES, *HISTORY]
+    history_ceilings = {
+        "per_customer": feature_ceiling(train, test, truth, label, with_24_months),
+        "per_order": feature_ceiling(order_train, order_test, ORDER_TRUTH, ORDER_LABEL, with_24_months),
+    }
     scored = test[test[truth].notna()]
     labels = {
         "per_customer": {
@@ -148,6 +157,10 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         },
     }
     for name, figures in labels.items():
+        figures["ceiling_with_24_months_auc"] = round(history_ceilings[name]["auc"], 4)
+        figures["ceiling_with_24_months_calibration_error"] = round(
+            history_ceilings[name]["calibration_error"], 4
+        )
         print(f"  {name}: {json.dumps({k: v for k, v in figures.items() if k != 'models'})}", flush=True)
     return {
         "customers": customers,
@@ -210,8 +223,8 @@ def _markdown(results: list[dict[str, Any]]) -> str:
         "",
         "| customers | world | label | training / holdout rows | bad rate, training snapshots → holdout "
         "| oracle AUC | ceiling AUC | selected | AUC | gap to oracle | calibration error (asked ≤ 0.02) "
-        "| ceiling's | oracle's |",
-        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| ceiling's | oracle's | ceiling with 24 months' history: AUC | its calibration error |",
+        "| ---: | ---: | --- " + "| ---: " * 4 + "| --- " + "| ---: " * 7 + "|",
     ]
     names = {"per_customer": "per customer (as built)", "per_order": "per COD order"}
     for r in sorted(results, key=lambda r: (r["months"], r["customers"])):
@@ -224,7 +237,9 @@ def _markdown(results: list[dict[str, Any]]) -> str:
                 f"| {t['oracle_auc']:.4f} | {t['ceiling_auc']:.4f} | {t['selected']} "
                 f"| {t['selected_auc']:.4f} "
                 f"| {t['oracle_auc'] - t['selected_auc']:.4f} | {t['selected_calibration_error']:.4f} "
-                f"| {t['ceiling_calibration_error']:.4f} | {t['oracle_calibration_error']:.4f} |"
+                f"| {t['ceiling_calibration_error']:.4f} | {t['oracle_calibration_error']:.4f} "
+                f"| {t['ceiling_with_24_months_auc']:.4f} "
+                f"| {t['ceiling_with_24_months_calibration_error']:.4f} |"
             )
     lines += [
         "",
