@@ -35,7 +35,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_history_ceiling import HISTORIES, HISTORY, measure_each_world, with_history
 from bench_mining import ROOT, world_for, world_name, world_tag
-from bench_oracle_gap import OrderTraits, customer_index, read_orders
+from bench_oracle_gap import OutcomeEquation, customer_index, read_orders
 from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
 
 from credo.features import FEATURE_NAMES, LABEL_HORIZON_MONTHS
@@ -52,19 +52,10 @@ def cod_orders_ahead(
     orders: pd.DataFrame, people: pd.DataFrame, world: Path, snapshots: list[date]
 ) -> pd.DataFrame:
     """Each COD order placed in the 6 months after each snapshot: its outcome and true failure probability."""
-    from credo.reference import CITY_TIER
-
     cod = orders[orders["payment_method"] == "cod"].reset_index(drop=True)
     traits = pd.read_parquet(world / "evaluation" / "traits.parquet").set_index("customer_id")
-    customers = people.set_index("customer_id")
-    truth = OrderTraits(
-        cod_reliability=traits.loc[cod["customer_id"], "cod_reliability"].to_numpy(),
-        city_tier=customers.loc[cod["customer_id"], "city"].map(CITY_TIER).to_numpy(),
-    )
-    category = cod["category"].map({name: i for i, name in enumerate(com.CATEGORIES)}).to_numpy()
-    is_cod = np.ones(len(cod), bool)
-    logits = com.outcome_logits(truth, np.arange(len(cod)), category, cod["amount"].to_numpy(), is_cod)
-    cod[ORDER_TRUTH] = com.cod_failure_probability(logits)
+    true_reliability = traits.loc[cod["customer_id"], "cod_reliability"].to_numpy()
+    cod[ORDER_TRUTH] = com.cod_failure_probability(OutcomeEquation(cod, people).logits(true_reliability))
     cod[ORDER_LABEL] = cod["status"].isin(FAILED).astype(int)
     parts = []
     for snapshot in snapshots:
@@ -119,15 +110,12 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         "per_customer": feature_ceiling(train, test, truth, label, with_24_months),
         "per_order": feature_ceiling(order_train, order_test, ORDER_TRUTH, ORDER_LABEL, with_24_months),
     }
-    scored = test[test[truth].notna()]
     labels = {
         "per_customer": {
             "rows": [len(train), len(test)],
             "bad_rate": _bad_rates(pd.concat([train, test]), label),
             "oracle_auc": per_customer["oracle_auc"],
-            "oracle_calibration_error": round(
-                expected_calibration_error(scored[label].astype(int), scored[truth]), 4
-            ),
+            "oracle_calibration_error": per_customer["oracle_calibration_error"],
             "ceiling_auc": per_customer["feature_ceiling_auc"],
             "ceiling_calibration_error": per_customer["feature_ceiling_calibration_error"],
             "selected": per_customer["selected"],

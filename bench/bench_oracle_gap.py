@@ -83,20 +83,14 @@ def cod_reliability_posterior(
     orders: pd.DataFrame, people: pd.DataFrame, snapshots: list[date]
 ) -> pd.DataFrame:
     """Posterior mean and sd of COD reliability from every order outcome known at each snapshot."""
-    from credo.reference import CITY_TIER
-
     outcomes = {name: i for i, name in enumerate(com.OUTCOMES)}
     orders = orders[orders["status"].isin(outcomes)]  # final outcomes only
     n = len(orders)
-    tier = orders["customer_id"].map(people.set_index("customer_id")["city"].map(CITY_TIER)).to_numpy()
-    category = orders["category"].map({name: i for i, name in enumerate(com.CATEGORIES)}).to_numpy()
+    equation = OutcomeEquation(orders, people)
     outcome = orders["status"].map(outcomes).to_numpy()
-    is_cod = (orders["payment_method"] == "cod").to_numpy()
-    amount = orders["amount"].to_numpy()
     loglik = np.empty((n, len(GRID)), np.float32)
     for j, value in enumerate(GRID):
-        world_people = OrderTraits(cod_reliability=np.full(n, value), city_tier=tier)
-        z = com.outcome_logits(world_people, np.arange(n), category, amount, is_cod)  # type: ignore[arg-type]
+        z = equation.logits(np.full(n, value))
         z -= z.max(axis=1, keepdims=True)
         loglik[:, j] = z[np.arange(n), outcome] - np.log(np.exp(z).sum(axis=1))
     codes, customers = pd.factorize(orders["customer_id"])
@@ -127,7 +121,27 @@ def cod_reliability_posterior(
     return posterior.drop(columns="customer_id")
 
 
-class OrderTraits:
+class OutcomeEquation:
+    """The world's `outcome_logits` for each of these orders, at any COD reliability of its customer."""
+
+    def __init__(self, orders: pd.DataFrame, people: pd.DataFrame) -> None:
+        from credo.reference import CITY_TIER
+
+        self.city_tier = (
+            orders["customer_id"].map(people.set_index("customer_id")["city"].map(CITY_TIER)).to_numpy()
+        )
+        self.category = orders["category"].map({name: i for i, name in enumerate(com.CATEGORIES)}).to_numpy()
+        self.amount = orders["amount"].to_numpy()
+        self.is_cod = (orders["payment_method"] == "cod").to_numpy()
+
+    def logits(self, cod_reliability: np.ndarray) -> np.ndarray:
+        """One row per order, one column per outcome; `cod_reliability` holds one value per order."""
+        traits = _Traits(cod_reliability=cod_reliability, city_tier=self.city_tier)
+        rows = np.arange(len(self.amount))
+        return com.outcome_logits(traits, rows, self.category, self.amount, self.is_cod)  # type: ignore[arg-type]
+
+
+class _Traits:
     """The two attributes of People that `outcome_logits` reads, one row per order."""
 
     def __init__(self, cod_reliability: np.ndarray, city_tier: np.ndarray) -> None:
