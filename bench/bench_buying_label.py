@@ -1,23 +1,25 @@
-"""Would a per-order buying label fit the COD decision better? The training job's zoo on each label.
+"""Which buying label fits the COD decision: per customer or per COD order? The training job's zoo on each.
 
 Run: .venv/bin/python bench/bench_buying_label.py [--sizes 100000] [--months 24 36]
 
-The buying label (ARCHITECTURE.md) is per customer: 1 when any COD order the customer places in the
+The design first labelled buying per customer: 1 when any COD order the customer places in the
 6 months after the snapshot fails (refused at the door, returned to origin, cancelled after
-dispatch). The checkout decides one order at a time. This bench builds the per-order label from
-the same orders: one row per COD order placed in those 6 months, 1 when that order failed, with
-the customer's 63 features as of the snapshot. On the same training snapshots and holdout as
-bench_training.py (whose cached worlds, features and results it reuses) it measures, per label:
+dispatch). The checkout decides one order at a time, and this bench's figures made the training
+job label buying per COD order (credo.labels). It builds both labels from the same orders: per
+order, one row per COD order placed in those 6 months, 1 when that order failed, with the
+customer's 63 features as of the snapshot. On the same training snapshots and holdout as
+bench_training.py (whose cached worlds and features it reuses) it measures, per label:
 
 - the bad rate of each snapshot (the per-customer one moves with how many orders the season brings);
-- the oracle: the world's true probability (per order, that order's own failure probability from
-  `outcome_logits`, knowing the customer's COD reliability and the order's value and category);
+- the oracle: the world's true probability (per customer, of any failure; per order, that order's
+  own failure probability from `outcome_logits`, knowing the customer's COD reliability and the
+  order's value and category, which the training job's per-order oracle averages over);
 - the feature ceiling (a regression of the oracle's probability on the 63 features), also with
   bench_history_ceiling.py's summaries of the 24 months before the snapshot added (COD orders and
   failures, orders, bills and lateness), which make the per-customer label's calibration worse
   on the 36-month world;
-- the training job's zoo comparison (`compare_zoo`, 120 s search), its selected model's AUC and
-  calibration error (the per-customer figures are bench_training.py's);
+- the training job's zoo comparison (`compare_zoo`, 120 s search) on each label, its selected
+  model's AUC and calibration error;
 - on the holdout, by the number of COD orders a customer placed in the 6 months: the share of
   customers with a failure and the share of orders that failed.
 """
@@ -34,9 +36,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_history_ceiling import HISTORIES, HISTORY, measure_each_world, with_history
-from bench_mining import ROOT, world_for, world_name, world_tag
+from bench_mining import ROOT, world_for, world_name
 from bench_oracle_gap import OutcomeEquation, customer_index, read_orders
-from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
+from bench_training import PER_CUSTOMER_TARGETS, feature_ceiling, features_for, training_and_holdout
 
 from credo.features import FEATURE_NAMES, LABEL_HORIZON_MONTHS
 from credo.synthetic import commerce as com
@@ -77,18 +79,12 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
     from credo.training.compare import compare_zoo
     from credo.training.metrics import expected_calibration_error
 
-    per_customer_file = (
-        ROOT / ".bench" / "training" / f"results-{customers}-seed{seed}{world_tag(months)}.json"
-    )
-    if not per_customer_file.exists():
-        raise SystemExit(f"run bench_training.py for this world first: {per_customer_file} is missing")
-    per_customer = json.loads(per_customer_file.read_text())["targets"]["buying"]
     table, holdout_day, training = features_for(customers, seed, workers, months=months)
     world = world_for(customers, seed, months)
     cache = ROOT / ".bench" / "training" / world_name(customers, seed, months)
     people = customer_index(world, bytes.fromhex((cache / "warehouse.key").read_text()))
     table = with_history(table, cache / "warehouse.duckdb", HISTORIES["24_months"])
-    label, population, truth = TARGETS["buying"]
+    label, population, truth = PER_CUSTOMER_TARGETS["buying"]
     train, test = training_and_holdout(table, population, label, holdout_day)
     ahead = cod_orders_ahead(read_orders(world), people, world, [*training, holdout_day])
     features = table.drop(columns=[c for c in table.columns if c.startswith(("label_", "p_", "in_"))])
@@ -97,38 +93,21 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
     order_train = order_train[order_train["snapshot_date"] != holdout_day.isoformat()]
     print(f"  per order: {len(order_train):,} training rows, {len(order_test):,} holdout rows", flush=True)
 
-    started = time.perf_counter()
-    with threadpool_limits(limits=workers):
-        comparison = compare_zoo(
-            order_train, order_test, "buying", ORDER_LABEL, seed=7, search_seconds=SEARCH_SECONDS,
-            progress=lambda line: print(f"    {line}", flush=True),
-        )  # fmt: skip
-    selected = next(r for r in comparison.table if r["selected"])
-    ceiling = feature_ceiling(order_train, order_test, ORDER_TRUTH, ORDER_LABEL)
-    with_24_months = [*FEATURE_NAMES, *HISTORY]
-    history_ceilings = {
-        "per_customer": feature_ceiling(train, test, truth, label, with_24_months),
-        "per_order": feature_ceiling(order_train, order_test, ORDER_TRUTH, ORDER_LABEL, with_24_months),
-    }
-    labels = {
-        "per_customer": {
+    def zoo_on(train: pd.DataFrame, test: pd.DataFrame, truth: str, label: str) -> dict[str, Any]:
+        """The training job's comparison on these rows, beside the oracle and the feature ceiling."""
+        started = time.perf_counter()
+        with threadpool_limits(limits=workers):
+            comparison = compare_zoo(
+                train, test, "buying", label, seed=7, search_seconds=SEARCH_SECONDS,
+                progress=lambda line: print(f"    {line}", flush=True),
+            )  # fmt: skip
+        selected = next(r for r in comparison.table if r["selected"])
+        ceiling = feature_ceiling(train, test, truth, label)
+        return {
             "rows": [len(train), len(test)],
             "bad_rate": _bad_rates(pd.concat([train, test]), label),
-            "oracle_auc": per_customer["oracle_auc"],
-            "oracle_calibration_error": per_customer["oracle_calibration_error"],
-            "ceiling_auc": per_customer["feature_ceiling_auc"],
-            "ceiling_calibration_error": per_customer["feature_ceiling_calibration_error"],
-            "selected": per_customer["selected"],
-            "selected_auc": per_customer["selected_auc"],
-            "selected_calibration_error": per_customer["selected_calibration_error"],
-        },
-        "per_order": {
-            "rows": [len(order_train), len(order_test)],
-            "bad_rate": _bad_rates(pd.concat([order_train, order_test]), ORDER_LABEL),
-            "oracle_auc": round(float(roc_auc_score(order_test[ORDER_LABEL], order_test[ORDER_TRUTH])), 4),
-            "oracle_calibration_error": round(
-                expected_calibration_error(order_test[ORDER_LABEL], order_test[ORDER_TRUTH]), 4
-            ),
+            "oracle_auc": round(float(roc_auc_score(test[label], test[truth])), 4),
+            "oracle_calibration_error": round(expected_calibration_error(test[label], test[truth]), 4),
             "ceiling_auc": round(ceiling["auc"], 4),
             "ceiling_calibration_error": round(ceiling["calibration_error"], 4),
             "selected": selected["model"],
@@ -142,7 +121,16 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
                 }
                 for r in comparison.table
             },
-        },
+        }
+
+    labels = {
+        "per_customer": zoo_on(train, test, truth, label),
+        "per_order": zoo_on(order_train, order_test, ORDER_TRUTH, ORDER_LABEL),
+    }
+    with_24_months = [*FEATURE_NAMES, *HISTORY]
+    history_ceilings = {
+        "per_customer": feature_ceiling(train, test, truth, label, with_24_months),
+        "per_order": feature_ceiling(order_train, order_test, ORDER_TRUTH, ORDER_LABEL, with_24_months),
     }
     for name, figures in labels.items():
         figures["ceiling_with_24_months_auc"] = round(history_ceilings[name]["auc"], 4)

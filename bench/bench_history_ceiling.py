@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_mining import ROOT, WORLD_MONTHS, world_name, world_tag
-from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
+from bench_training import PER_CUSTOMER_TARGETS, feature_ceiling, features_for, training_and_holdout
 from record import record
 
 from credo.features import FEATURE_NAMES
@@ -92,7 +92,7 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
     warehouse_file = ROOT / ".bench" / "training" / world_name(customers, seed, months) / "warehouse.duckdb"
     tables = {days_name: with_history(table, warehouse_file, days) for days_name, days in HISTORIES.items()}
     figures: dict[str, Any] = {"customers": customers, "months": months, "targets": {}}
-    for target, (label, population, truth) in TARGETS.items():
+    for target, (label, population, truth) in PER_CUSTOMER_TARGETS.items():
         train, test = training_and_holdout(table, population, label, holdout_day)
         scored = test[test[truth].notna()]
         oracle = float(roc_auc_score(scored[label].astype(int), scored[truth]))

@@ -37,7 +37,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_history_ceiling import measure_each_world
 from bench_mining import ROOT, world_for, world_name
-from bench_training import TARGETS, feature_ceiling, features_for, training_and_holdout
+from bench_training import PER_CUSTOMER_TARGETS, feature_ceiling, features_for, training_and_holdout
 
 from credo.features import FEATURE_NAMES
 from credo.synthetic import commerce as com
@@ -302,7 +302,7 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         "buying": ["cod_reliability_posterior", "cod_reliability_posterior_sd"],
     }
     figures: dict[str, Any] = {"customers": customers, "months": months, "targets": {}}
-    for target, (label, population, truth) in TARGETS.items():
+    for target, (label, population, truth) in PER_CUSTOMER_TARGETS.items():
         train, test = training_and_holdout(table, population, label, holdout_day)
         scored = test[test[truth].notna()]
         labels = scored[label].astype(int)

@@ -201,8 +201,8 @@ def onnx_vs_sklearn(workdir: Path) -> list[dict[str, Any]]:
     from threadpoolctl import threadpool_limits
 
     from credo.constants import TARGETS
-    from credo.demo import LABELS, POPULATIONS
     from credo.features import FEATURE_NAMES
+    from credo.labels import LABEL_OF_TARGET, labelled_rows
     from credo.pipeline.runs import out_of_time_snapshots
     from credo.scoring.model import INPUT_NAME
     from credo.training.zoo import export_zoo_model, fit_zoo_model, model_input, model_spec, onnx_session
@@ -218,8 +218,8 @@ def onnx_vs_sklearn(workdir: Path) -> list[dict[str, Any]]:
     results = []
     for target in TARGETS:
         card = champion_card(workdir, target)
-        rows = table[table[POPULATIONS[target]].fillna(False).astype(bool)]
-        labels = rows[LABELS[target]].to_numpy(dtype=np.int64)
+        rows = labelled_rows(table, target)
+        labels = rows[LABEL_OF_TARGET[target]].to_numpy(dtype=np.int64)
         spec = model_spec(str(card["estimator"]))
         with threadpool_limits(limits=1):
             pipeline = fit_zoo_model(

@@ -9,8 +9,9 @@ within the stated budget, cross-validated on the training snapshots, each model'
 the out-of-time holdout (the world's last snapshot). The training snapshots are the 3 latest whose
 6-month label windows close before the holdout, as in `make demo`.
 
-Beside each model's AUC: the oracle's AUC on the very same holdout rows (the world's true
-probability, which knows the hidden traits), and an estimate of the best these features allow
+The rows are the training job's (credo.labels): a customer at a snapshot for credit, a COD order
+for buying. Beside each model's AUC: the oracle's AUC on the very same holdout rows (the world's
+true probability, which knows the hidden traits), and an estimate of the best these features allow
 (a gradient-boosting regression of the oracle's probability on the features, fitted on the
 training rows — the noise-free version of the label, so it approaches E[bad | features]).
 """
@@ -41,9 +42,15 @@ from bench_mining import (
 from record import record
 
 TRAINING_SNAPSHOTS = 3
-TARGETS = {
+# The training job's rows (credo.labels): per customer for credit, per COD order for buying; the
+# oracle's probability of each row's label (evaluation/oracle.parquet).
+TRUTH = {"credit": "p_credit_bad", "buying": "p_cod_order_failed"}
+# The per-customer buying label the design first had (any COD order in the 6 months failed), which
+# bench_history_ceiling.py, bench_oracle_gap.py and bench_buying_label.py analyse: label, population, truth.
+CUSTOMER_BUYING_LABEL = "label_buying_any_order_failed"
+PER_CUSTOMER_TARGETS = {
     "credit": ("label_credit_bad", "in_credit_population", "p_credit_bad"),
-    "buying": ("label_buying_bad", "in_buying_population", "p_buying_bad"),
+    "buying": (CUSTOMER_BUYING_LABEL, "in_buying_population", "p_buying_bad"),
 }
 QUALITY_GAP = 0.02  # the issue's bar: selected model within 0.02 AUC of the oracle
 CALIBRATION_BAR = 0.02
@@ -72,7 +79,7 @@ def features_for(
         if (pd.Timestamp(s) + pd.DateOffset(months=LABEL_HORIZON_MONTHS)).date() <= holdout
     ]
     training = closed[-training_snapshots:]
-    if not table_file.exists():
+    if not table_file.exists() or not _has_columns(table_file, [CUSTOMER_BUYING_LABEL, *TRUTH.values()]):
         warehouse_file = cache / "warehouse.duckdb"
         if not warehouse_file.with_suffix(".mined").exists():
             print(f"  mining {customers:,} customers into {warehouse_file} (cached) …", flush=True)
@@ -88,12 +95,21 @@ def features_for(
         oracle["token"] = [tokenize(customer, key) for customer in oracle["customer_id"]]
         table["snapshot_date"] = pd.to_datetime(table["snapshot_date"]).dt.date.astype(str)
         table = table.merge(
-            oracle[["token", "snapshot_date", "p_credit_bad", "p_buying_bad"]],
+            oracle[["token", "snapshot_date", "p_credit_bad", "p_buying_bad", "p_cod_order_failed"]],
             on=["token", "snapshot_date"],
             how="left",
         )
+        failed = table["label_buying_failed_orders"]
+        table[CUSTOMER_BUYING_LABEL] = (failed > 0).astype("float64").where(failed.notna())
         table.to_parquet(table_file)
     return pd.read_parquet(table_file), holdout, training
+
+
+def _has_columns(parquet_file: Path, columns: list[str]) -> bool:
+    """Whether a cached table has these columns (one cached before a label change has not)."""
+    import pyarrow.parquet as pq
+
+    return set(columns) <= set(pq.read_schema(parquet_file).names)
 
 
 def mine_for_training(world: Path, warehouse_file: Path, workers: int) -> None:
@@ -156,6 +172,11 @@ def training_and_holdout(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A target's labelled population, split into the training snapshots and the holdout snapshot."""
     rows = table[table[population].fillna(False).astype(bool) & table[label].notna()]
+    return split_at(rows, holdout_day)
+
+
+def split_at(rows: pd.DataFrame, holdout_day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of the training snapshots and those of the holdout snapshot."""
     holdout = rows["snapshot_date"] == holdout_day.isoformat()
     return rows[~holdout], rows[holdout]
 
@@ -194,13 +215,15 @@ def measure_quality(
     from sklearn.metrics import roc_auc_score
     from threadpoolctl import threadpool_limits
 
+    from credo.labels import LABEL_OF_TARGET, ROW_UNIT, labelled_rows
     from credo.training.compare import compare_zoo
     from credo.training.metrics import expected_calibration_error
 
     table, holdout_day, _ = features_for(customers, seed, workers, months=months)
     figures: dict[str, Any] = {"customers": customers, "holdout": holdout_day.isoformat(), "targets": {}}
-    for target, (label, population, truth) in TARGETS.items():
-        train, test = training_and_holdout(table, population, label, holdout_day)
+    for target, truth in TRUTH.items():
+        label = LABEL_OF_TARGET[target]
+        train, test = split_at(labelled_rows(table, target), holdout_day)
         print(f"  {target}: {len(train):,} training rows, {len(test):,} holdout rows", flush=True)
         started = time.perf_counter()
         with threadpool_limits(limits=workers):
@@ -214,6 +237,7 @@ def measure_quality(
         ceiling = feature_ceiling(train, test, truth, label)
         selected = next(r for r in comparison.table if r["selected"])
         figures["targets"][target] = {
+            "row": ROW_UNIT[target],
             "training_rows": len(train),
             "holdout_rows": len(test),
             "holdout_bad_rate": round(float(test[label].mean()), 4),
@@ -288,7 +312,9 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f" {args.search_seconds:g} s (cross-validated on the {TRAINING_SNAPSHOTS} training snapshots,"
         " time-ordered folds, each fit on at most 200k rows), then each model's final calibrated fit"
         f" on every training row, measured out of time on the world's last snapshot; {args.workers} threads."
-        " Oracle AUC: the world's true probability on the same holdout rows (it knows the hidden traits)."
+        " Rows: a customer at a snapshot for credit, one COD order placed in the 6 months after it for"
+        " buying (credo.labels). Oracle AUC: the world's true probability on the same holdout rows (it"
+        " knows the hidden traits; for buying, that one of the customer's COD orders fails)."
         " Feature ceiling: a regression of the oracle's probability on Credo's"
         f" {len(FEATURE_NAMES)} features, fitted on the training rows: its AUC estimates the best ranking"
         " these features allow, its calibration error how close any function of them learnt from these"
@@ -304,6 +330,7 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         for target, t in r["targets"].items():
             lines.append(
                 f"| {r['customers']:,} | {target} | {t['training_rows']:,} / {t['holdout_rows']:,}"
+                f" {t.get('row', 'customer')}s"
                 f" | {t['selected']} | {t['selected_auc']} | {t['oracle_auc']} | {t['gap_to_oracle']}"
                 f" | {t['feature_ceiling_auc']} | {t['selected_calibration_error']}"
                 f" | {t.get('feature_ceiling_calibration_error', '—')}"

@@ -25,8 +25,9 @@ from typing import Any, Final
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from credo.constants import TARGET_BUYING, TARGET_CREDIT, TARGETS
-from credo.features import LABEL_BUYING, LABEL_CREDIT, LABEL_HORIZON_MONTHS
+from credo.constants import TARGETS
+from credo.features import LABEL_HORIZON_MONTHS
+from credo.labels import LABEL_OF_TARGET, labelled_rows
 from credo.policy import DEFAULT_POLICY, Policy, parse_policy
 from credo.training import train_target, write_model_artifacts
 from credo.training.compare import DEFAULT_SEARCH_SECONDS, compare_zoo
@@ -36,7 +37,6 @@ from credo.training.train import write_holdout_sample
 HYPERPARAMETERS_FILE: Final = Path("/opt/ml/input/config/hyperparameters.json")
 DEFAULT_TRAIN_DIR: Final = "./data/train"
 DEFAULT_MODEL_DIR: Final = "./model"
-LABEL_OF_TARGET: Final = {TARGET_CREDIT: LABEL_CREDIT, TARGET_BUYING: LABEL_BUYING}
 SNAPSHOT_COLUMN: Final = "snapshot_date"
 # Hyperparameters that reach the estimator, with the type SageMaker's strings are parsed into.
 ESTIMATOR_HYPERPARAMETERS: Final[dict[str, Callable[[Any], Any]]] = {
@@ -122,10 +122,12 @@ def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> 
     results = []
     for target in config.targets:
         label = LABEL_OF_TARGET[target]
+        # one row per decision: a customer for credit, a COD order for buying
+        target_train, target_holdout = labelled_rows(train, target), labelled_rows(holdout, target)
         with threadpool_limits(limits=config.n_threads):
             comparison = compare_zoo(
-                train,
-                holdout,
+                target_train,
+                target_holdout,
                 target,
                 label,
                 seed=config.seed,
@@ -136,7 +138,7 @@ def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> 
             )
         write_model_artifacts(comparison.selected, model_dir / target)
         # the pipeline's evaluate step scores this model and the champion on the same holdout rows
-        write_holdout_sample(holdout, label, model_dir / target, seed=config.seed)
+        write_holdout_sample(target_holdout, label, model_dir / target, seed=config.seed)
         results.append(comparison.result)
         print(f"{target}: selected {comparison.result.selected} ({comparison.result.selection_reason})")
     write_report(
@@ -155,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     for target in config.targets:
         model = train_target(
-            table,
+            labelled_rows(table, target),
             target,
             LABEL_OF_TARGET[target],
             seed=config.seed,

@@ -8,8 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from credo.cli import main
+from credo.constants import TARGET_BUYING, TARGET_CREDIT
 from credo.demo import UNKNOWN_CUSTOMER, DemoResult, run_demo
 from credo.features import FEATURE_NAMES
+from credo.labels import LABEL_OF_TARGET, labelled_rows
 from credo.warehouse import FEATURE_TABLE_COLUMNS, build_features
 from credo.warehouse.duckdb import DuckDBWarehouse
 
@@ -71,14 +73,16 @@ def test_given_the_warehouse_then_its_labels_agree_with_the_worlds_own_truth(dem
     finally:
         warehouse.close()
     realism = demo.world["realism"]
-    for population, label, key in (
-        ("in_credit_population", "label_credit_bad", "credit_bad_90dpd_6m"),
-        ("in_buying_population", "label_buying_bad", "buying_bad_cod_failure_6m"),
-    ):
-        members = table[table[population].fillna(False).astype(bool)]
+    keys = {TARGET_CREDIT: "credit_bad_90dpd_6m", TARGET_BUYING: "buying_bad_per_cod_order_6m"}
+    for target, key in keys.items():
+        rows = labelled_rows(table, target)  # customers for credit, COD orders for buying
         truth = realism[key][snapshot]
-        assert len(members) == truth["population"]
-        assert round(float(members[label].mean()), 4) == truth["bad_rate"]
+        assert len(rows) == truth["population"]
+        assert round(float(rows[LABEL_OF_TARGET[target]].mean()), 4) == truth["bad_rate"]
+    buyers = table[table["in_buying_population"].fillna(False).astype(bool)]
+    per_customer = realism["buying_bad_cod_failure_6m"][snapshot]
+    assert len(buyers) == per_customer["population"]
+    assert round(float((buyers["label_buying_failed_orders"] > 0).mean()), 4) == per_customer["bad_rate"]
 
 
 def test_given_trained_models_then_they_beat_chance_out_of_time_but_not_the_oracle(demo: DemoResult) -> None:

@@ -183,6 +183,7 @@ ORDERS = [
     # more than 6 months before; then in the label window, after it, and a card order after T
     ("O6", "t_buyer", "2023-10-01 10:00", "2023-10-05 10:00", "card", "delivered", 5000.0, "fashion"),
     ("O7", "t_buyer", "2024-07-01 10:00", "2024-07-05 10:00", "cod", "rto", 1000.0, "fashion"),
+    ("O12", "t_buyer", "2024-09-10 10:00", "2024-09-14 10:00", "cod", "delivered", 800.0, "fashion"),
     ("O8", "t_good", "2024-08-01 10:00", "2024-08-03 10:00", "cod", "delivered", 1000.0, "fashion"),
     ("O9", "t_good", "2024-12-05 10:00", "2024-12-09 10:00", "cod", "rto", 1000.0, "fashion"),
     ("O11", "t_buyer", "2024-06-03 10:00", "2024-06-06 10:00", "card", "delivered", 1000.0, "fashion"),
@@ -269,7 +270,8 @@ def test_given_snapshot_when_features_built_then_columns_are_exactly_the_contrac
         "snapshot_date",
         *FEATURE_NAMES,
         "label_credit_bad",
-        "label_buying_bad",
+        "label_buying_cod_orders",
+        "label_buying_failed_orders",
         "in_credit_population",
         "in_buying_population",
     ]
@@ -346,10 +348,16 @@ def test_given_credit_outcomes_then_label_is_90_dpd_within_6_months(world: dict[
     assert world["t_buyer"]["label_credit_bad"] is None
 
 
-def test_given_future_cod_orders_then_buying_label_and_population(world: dict[str, dict[str, Any]]) -> None:
-    assert (world["t_buyer"]["in_buying_population"], world["t_buyer"]["label_buying_bad"]) == (True, 1)
-    assert (world["t_good"]["in_buying_population"], world["t_good"]["label_buying_bad"]) == (True, 0)
-    assert (world["t_late"]["in_buying_population"], world["t_late"]["label_buying_bad"]) == (False, None)
+def test_given_future_cod_orders_then_buying_counts_them_and_the_failed_ones(
+    world: dict[str, dict[str, Any]],
+) -> None:
+    def buying(token: str) -> tuple[bool, int | None, int | None]:
+        row = world[token]
+        return row["in_buying_population"], row["label_buying_cod_orders"], row["label_buying_failed_orders"]
+
+    assert buying("t_buyer") == (True, 2, 1)  # O7 returned to origin, O12 delivered; O1–O3 before T
+    assert buying("t_good") == (True, 1, 0)  # O8 delivered; O9's refusal falls after the 6 months
+    assert buying("t_late") == (False, None, None)
 
 
 def test_given_same_rows_loaded_twice_then_tables_do_not_change(

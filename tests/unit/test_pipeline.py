@@ -329,7 +329,7 @@ def test_given_a_loaded_warehouse_when_features_are_prepared_then_each_snapshot_
     for snapshot, count in result.rows.items():
         frame = unloaded[f"snapshot-{snapshot}"]
         assert len(frame) == count and {str(d) for d in frame["snapshot_date"]} == {snapshot}
-        assert LABEL_CREDIT in frame.columns and list(frame.columns[2:-4]) == list(FEATURE_NAMES)
+        assert LABEL_CREDIT in frame.columns and list(frame.columns[2:-5]) == list(FEATURE_NAMES)
     assert result.rows == {"2025-08-01": 4, "2025-09-01": 4, "2025-10-01": 4, "2026-04-01": 6}
     assert result.hyperparameters == {
         "targets": "credit,buying",

@@ -82,6 +82,20 @@ def test_given_the_oracle_file_then_its_probabilities_are_calibrated_against_rea
         assert roc_auc(pop[f"p_{target}_bad"].to_numpy(), pop[f"{target}_bad"].to_numpy()) > 0.75
 
 
+def test_given_the_oracle_file_then_its_per_order_probability_matches_each_cod_orders_outcome(
+    world: Any,
+) -> None:
+    out, summary = world
+    oracle = pd.read_parquet(out / "evaluation" / "oracle.parquet")
+    pop = oracle[oracle["in_buying_population"]]
+    expected = (pop["p_cod_order_failed"] * pop["buying_cod_orders"]).sum() / pop["buying_cod_orders"].sum()
+    realised = pop["buying_failed_orders"].sum() / pop["buying_cod_orders"].sum()
+    assert abs(expected - realised) < 0.01
+    assert (pop["buying_failed_orders"] > 0).equals(pop["buying_bad"])
+    per_order = summary["realism"]["buying_bad_per_cod_order_6m"]
+    assert all(0.70 <= s["oracle_auc"] <= 0.85 for s in per_order.values()), per_order
+
+
 def test_given_a_world_then_order_counts_and_values_are_heavy_tailed(world: Any) -> None:
     _, summary = world
     per_customer = summary["realism"]["orders_per_customer"]

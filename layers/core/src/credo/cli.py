@@ -114,7 +114,7 @@ def cmd_mine(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
-    from credo.features import LABEL_BUYING, LABEL_CREDIT
+    from credo.features import LABEL_BUYING_COD_ORDERS, LABEL_BUYING_FAILED_ORDERS, LABEL_CREDIT
     from credo.settings import CredoSettings
     from credo.warehouse import export_features
 
@@ -130,10 +130,13 @@ def cmd_features(args: argparse.Namespace) -> int:
     snapshots = ", ".join(d.isoformat() for d in sorted(set(args.as_of)))
     print(f"{table.num_rows:,} rows ({table.num_columns} columns) as of {snapshots} from {where} → {out}")
     if args.labels:
-        for label in (LABEL_CREDIT, LABEL_BUYING):
-            known = [v for v in table.column(label).to_pylist() if v is not None]
-            rate = f"{sum(known) / len(known):.1%} bad" if known else "no population"
-            print(f"  {label}: {len(known):,} labelled, {rate}")
+        known = [v for v in table.column(LABEL_CREDIT).to_pylist() if v is not None]
+        rate = f"{sum(known) / len(known):.1%} bad" if known else "no population"
+        print(f"  {LABEL_CREDIT}: {len(known):,} customers labelled, {rate}")
+        orders = [v for v in table.column(LABEL_BUYING_COD_ORDERS).to_pylist() if v is not None]
+        failed = sum(v for v in table.column(LABEL_BUYING_FAILED_ORDERS).to_pylist() if v is not None)
+        rate = f"{failed / sum(orders):.1%} failed" if orders else "no population"
+        print(f"  buying, per COD order: {sum(orders):,} orders of {len(orders):,} customers, {rate}")
     return 0
 
 

@@ -29,7 +29,8 @@ from credo import constants as c
 from credo.adapters.s3 import S3Store
 from credo.adapters.secrets import SecretStore
 from credo.adapters.ssm import ParameterStore
-from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
+from credo.features import FEATURE_NAMES
+from credo.labels import LABEL_OF_TARGET, ROW_UNIT, labelled_rows
 from credo.local import (
     LocalLambdaContext,
     bootstrap,
@@ -59,9 +60,7 @@ from credo.warehouse.duckdb import DuckDBWarehouse
 
 SHOWN_DETAILS = ("reference_matches", "bureau_hits", "bureau_no_hits", "bureau_retries", "bureau_unavailable")
 MINING_TIME = dt_time(2, 0)  # the schedules fire at 02:00 UTC on the 1st of each month
-LABELS = {c.TARGET_CREDIT: LABEL_CREDIT, c.TARGET_BUYING: LABEL_BUYING}
-POPULATIONS = {c.TARGET_CREDIT: "in_credit_population", c.TARGET_BUYING: "in_buying_population"}
-REALISM_KEYS = {c.TARGET_CREDIT: "credit_bad_90dpd_6m", c.TARGET_BUYING: "buying_bad_cod_failure_6m"}
+REALISM_KEYS = {c.TARGET_CREDIT: "credit_bad_90dpd_6m", c.TARGET_BUYING: "buying_bad_per_cod_order_6m"}
 # Hyperparameter search per target: enough on 20k customers for a few settings of each model,
 # short enough that the demo stays a few minutes (the training job's default is a minute).
 DEMO_SEARCH_SECONDS = 20.0
@@ -191,7 +190,7 @@ def run_demo(
             for m in models.values():
                 notes.append(
                     f"{m.target}: selected {m.estimator} ({m.version}), out-of-time AUC {m.holdout_auc:.3f}"
-                    f" on {m.holdout_rows:,} rows "
+                    f" on {m.holdout_rows:,} {ROW_UNIT[m.target]}s "
                     f"(the oracle that knows the hidden traits: {m.oracle_auc:.3f})"
                 )
                 notes.append(f"{' ' * len(m.target)}  {m.promotion}")
@@ -293,9 +292,9 @@ def _train_and_register(
 
     registry = ModelRegistry.for_bucket(settings.model_bucket)
     summaries, thresholds, comparisons = {}, {}, []
-    for target, label in LABELS.items():
-        rows = train_table[train_table[POPULATIONS[target]].fillna(False).astype(bool)]
-        test = holdout_table[holdout_table[POPULATIONS[target]].fillna(False).astype(bool)]
+    for target, label in LABEL_OF_TARGET.items():
+        # one row per decision: a customer for credit, a COD order for buying
+        rows, test = labelled_rows(train_table, target), labelled_rows(holdout_table, target)
         oracle = world["realism"][REALISM_KEYS[target]][holdout.isoformat()]["oracle_auc"]
         with threadpool_limits(limits=1):  # the forests' workers would oversubscribe two cores
             comparison = compare_zoo(

@@ -336,8 +336,12 @@ FEATURES: Final[tuple[Feature, ...]] = (
 
 FEATURE_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in FEATURES)
 
-# Label columns (never features): 1 = bad outcome in the 6 months after the snapshot.
+# Label columns (never features), about the 6 months after the snapshot. Credit is decided per
+# customer: 1 = bad. Buying is decided per COD order: the table counts the COD orders and the failed
+# ones, and the training rows (credo.labels) hold one 0/1 label per order, LABEL_BUYING.
 LABEL_CREDIT: Final = "label_credit_bad"
+LABEL_BUYING_COD_ORDERS: Final = "label_buying_cod_orders"
+LABEL_BUYING_FAILED_ORDERS: Final = "label_buying_failed_orders"
 LABEL_BUYING: Final = "label_buying_bad"
 
 LABEL_DEFINITIONS: Final[dict[str, str]] = {
@@ -347,10 +351,21 @@ LABEL_DEFINITIONS: Final[dict[str, str]] = {
         "account open at the snapshot or an EMI instalment due in each of the snapshot's month and "
         "the next two, and no bill overdue and unpaid at the snapshot; NULL outside it."
     ),
+    LABEL_BUYING_COD_ORDERS: (
+        "the number of cash-on-delivery orders the customer places within the 6 months after the "
+        "snapshot. Population: customers who place at least one; NULL outside it."
+    ),
+    LABEL_BUYING_FAILED_ORDERS: (
+        "how many of those COD orders are refused at the door / returned to origin (RTO) or "
+        "cancelled after dispatch; NULL outside the population."
+    ),
     LABEL_BUYING: (
-        "1 when a cash-on-delivery order placed within the 6 months after the snapshot is refused at "
-        "the door / returned to origin (RTO) or cancelled after dispatch, else 0. Population: customers who "
-        "place at least one COD order in those 6 months; NULL outside it."
+        "the buying model's label, one per COD order: the training rows repeat the customer's row once "
+        f"per order counted in `{LABEL_BUYING_COD_ORDERS}`, and `{LABEL_BUYING_FAILED_ORDERS}` of the "
+        "copies are 1 (credo.labels). The checkout decides COD one order at a time, and the "
+        "policy prices a failure as one parcel; a per-customer label ('any COD order failed') grows with "
+        "how many orders a customer places and turned loyal shoppers away. Not a column of the feature "
+        "table."
     ),
 }
 

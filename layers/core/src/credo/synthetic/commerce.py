@@ -190,8 +190,11 @@ def cod_failure_probability(logits: FloatArray) -> FloatArray:
 @dataclass
 class BuyingTruth:
     in_population: NDArray[np.bool_]
-    bad: NDArray[np.bool_]
-    probability: FloatArray
+    bad: NDArray[np.bool_]  # per customer: any COD order in the window failed
+    probability: FloatArray  # of `bad`
+    cod_orders: NDArray[np.int64]  # COD orders placed in the window
+    failed_orders: NDArray[np.int64]  # of which failed
+    order_probability: FloatArray  # that one of the customer's COD orders fails (the per-order label's)
 
 
 # What a customer may pay with decides how likely COD is: postpaid open and not in distress,
@@ -238,18 +241,20 @@ def buying_truth(
     cal: WorldCalendar,
     t: int,
 ) -> BuyingTruth:
-    """Population (≥1 COD order in [T, T+6m)), realised label and true probability at month t.
+    """Population (≥1 COD order in [T, T+6m)), realised labels and true probabilities at month t.
 
-    With Poisson arrivals thinned to COD orders (expected count Λ) that each fail with mean
-    probability f, P(some failure | at least one COD order) = (1 − e^(−Λf)) / (1 − e^(−Λ)).
+    Per COD order, the true probability is the mean failure probability f of the customer's next
+    COD order (over its category and value), in the availability state at T. Per customer, with
+    Poisson arrivals thinned to COD orders (expected count Λ) that each fail with mean probability
+    f, P(some failure | at least one COD order) = (1 − e^(−Λf)) / (1 − e^(−Λ)).
     The availability state is taken at T (a distress onset inside the window is ignored).
     """
     n = people.size
     snapshot, window_end = cal.month_start[t], cal.month_start[t + LABEL_MONTHS]
     in_window = (orders.placed_day >= snapshot) & (orders.placed_day < window_end) & (orders.method == COD)
     failed = in_window & np.isin(orders.outcome, (CANCELLED_AFTER, RTO))
-    population = np.bincount(orders.customer[in_window], minlength=n) > 0
-    bad = np.bincount(orders.customer[failed], minlength=n) > 0
+    cod_orders = np.bincount(orders.customer[in_window], minlength=n)
+    failed_orders = np.bincount(orders.customer[failed], minlength=n)
     distressed = distress.onset_month < t
     state = np.where(distressed, 2, np.where(people.postpaid_open_day < snapshot, 0, 1))
     p_cod = expectations.p_cod[state, np.arange(n)]
@@ -258,7 +263,14 @@ def buying_truth(
     cod_rate = exposure * p_cod
     mean_failure = p_cod_fail / np.maximum(p_cod, 1e-12)
     probability = -np.expm1(-cod_rate * mean_failure) / np.maximum(-np.expm1(-cod_rate), 1e-12)
-    return BuyingTruth(in_population=population, bad=bad, probability=probability)
+    return BuyingTruth(
+        in_population=cod_orders > 0,
+        bad=failed_orders > 0,
+        probability=probability,
+        cod_orders=cod_orders.astype(np.int64),
+        failed_orders=failed_orders.astype(np.int64),
+        order_probability=mean_failure,
+    )
 
 
 def _softmax(z: FloatArray) -> FloatArray:

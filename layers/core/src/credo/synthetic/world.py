@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
+from credo.labels import order_copies
 from credo.synthetic import commerce as com
 from credo.synthetic.arrays import padded, strcat
 from credo.synthetic.calendar import WorldCalendar
@@ -43,6 +44,10 @@ class WorldConfig:
 class _Realism:
     credit: dict[int, list[tuple[NDArray[np.float64], NDArray[np.bool_]]]] = field(default_factory=dict)
     buying: dict[int, list[tuple[NDArray[np.float64], NDArray[np.bool_]]]] = field(default_factory=dict)
+    # per COD order, kept per customer (probability, COD orders, failed) until the summary expands it
+    buying_orders: dict[int, list[tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]]] = field(
+        default_factory=dict
+    )
     cod_orders: int = 0
     cod_failed: int = 0
     value_sample: list[NDArray[np.float64]] = field(default_factory=list)
@@ -142,6 +147,13 @@ def _record_truth(
         credit_pop, buying_pop = credit.in_population & registered, buying.in_population & registered
         realism.credit.setdefault(t, []).append((credit.probability[credit_pop], credit.bad[credit_pop]))
         realism.buying.setdefault(t, []).append((buying.probability[buying_pop], buying.bad[buying_pop]))
+        realism.buying_orders.setdefault(t, []).append(
+            (
+                buying.order_probability[buying_pop],
+                buying.cod_orders[buying_pop],
+                buying.failed_orders[buying_pop],
+            )
+        )
         sinks.oracle.append(
             {
                 "customer_id": ids[registered],
@@ -152,6 +164,9 @@ def _record_truth(
                 "p_buying_bad": buying.probability[registered],
                 "in_buying_population": buying_pop[registered],
                 "buying_bad": buying.bad[registered],
+                "p_cod_order_failed": buying.order_probability[registered],
+                "buying_cod_orders": buying.cod_orders[registered],
+                "buying_failed_orders": buying.failed_orders[registered],
             }
         )
     sinks.traits.append(
@@ -178,6 +193,14 @@ def roc_auc(score: NDArray[np.float64], label: NDArray[np.bool_]) -> float:
     return float((ranks[label].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def _per_cod_order(
+    probability: NDArray[np.float64], cod_orders: NDArray[np.int64], failed_orders: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Per-customer counts as one (probability, failed) pair per COD order, as training's rows are made."""
+    source, failed = order_copies(cod_orders, failed_orders)
+    return probability[source], failed
+
+
 def _realism_summary(realism: _Realism, cal: WorldCalendar) -> dict[str, Any]:
     def per_snapshot(parts: dict[int, list[tuple[NDArray[np.float64], NDArray[np.bool_]]]]) -> dict[str, Any]:
         out = {}
@@ -197,6 +220,9 @@ def _realism_summary(realism: _Realism, cal: WorldCalendar) -> dict[str, Any]:
     return {
         "credit_bad_90dpd_6m": per_snapshot(realism.credit),
         "buying_bad_cod_failure_6m": per_snapshot(realism.buying),
+        "buying_bad_per_cod_order_6m": per_snapshot(
+            {t: [_per_cod_order(*counts) for counts in parts] for t, parts in realism.buying_orders.items()}
+        ),
         "cod_order_failure_rate": round(realism.cod_failed / max(realism.cod_orders, 1), 4),
         "orders_per_customer": {
             "mean": round(float(per_customer.mean()), 2),

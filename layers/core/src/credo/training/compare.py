@@ -97,8 +97,9 @@ def compare_zoo(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             pipeline = zoo.fit_zoo_model(
-                spec, x_train, y_train, FEATURE_NAMES, (), seed=seed, params=searched.best.params
-            )
+                spec, x_train, y_train, FEATURE_NAMES, (), seed=seed, params=searched.best.params,
+                customers=train_customers,
+            )  # fmt: skip
         fit_seconds = time.perf_counter() - started
         # the report says so instead of a console full of warnings
         unconverged = any(issubclass(w.category, ConvergenceWarning) for w in caught)

@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import ParameterSampler, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from credo.training.zoo import ModelSpec, model_input
+from credo.training.zoo import ModelSpec, customer_folds, model_input
 
 MAX_FOLDS: Final = 3
 MAX_CANDIDATES: Final = 12
@@ -129,9 +129,7 @@ def _customer_groups(
     """Each row's customer's fold; −1 for every row without customer ids (no row is held apart)."""
     if customers is None:
         return np.full(rows, -1, dtype=np.int64)
-    codes, uniques = pd.factorize(pd.Series(customers))
-    fold_of_customer = np.random.default_rng(seed).integers(0, folds, size=len(uniques))
-    return np.asarray(fold_of_customer[codes], dtype=np.int64)
+    return customer_folds(customers, folds, seed)
 
 
 def search_each(

@@ -309,10 +309,14 @@ def fit_zoo_model(
     *,
     seed: int,
     params: Mapping[str, Any] | None = None,
+    customers: npt.ArrayLike | None = None,
 ) -> Pipeline:
     """Build and fit `spec` on the rows (a seeded random sample when the spec caps its rows).
 
     `params` replace the classifier's own settings (a search result, credo.training.search).
+    With `customers` (one id per row), each customer's rows sit in one calibration fold: a customer's
+    snapshots, or its COD orders' copies of one row, would otherwise let the sigmoid be fitted on
+    scores of rows the classifier learnt from, which look more certain than new customers' scores.
     """
     y = np.asarray(labels, dtype=np.int64)
     rows = np.arange(len(frame))
@@ -323,7 +327,28 @@ def fit_zoo_model(
     if params:
         # the classifier sits inside the calibration wrapper (see _calibrated)
         pipeline.set_params(**{f"model__estimator__{name}": value for name, value in params.items()})
+    if customers is not None:
+        folds = _calibration_folds(np.asarray(customers)[rows], y[rows], seed)
+        if folds:
+            pipeline.set_params(model__cv=folds)
     return pipeline.fit(x, y[rows])
+
+
+def customer_folds(customers: npt.ArrayLike, folds: int, seed: int) -> npt.NDArray[np.int64]:
+    """Each row's fold (0 … folds − 1), drawn per customer: a customer's rows share one fold."""
+    codes, uniques = pd.factorize(pd.Series(np.asarray(customers)))
+    fold_of_customer = np.random.default_rng(seed).integers(0, folds, size=len(uniques))
+    return np.asarray(fold_of_customer[codes], dtype=np.int64)
+
+
+def _calibration_folds(
+    customers: npt.NDArray[Any], y: npt.NDArray[np.int64], seed: int
+) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """CALIBRATION_FOLDS folds keeping customers apart; empty (the default folds) when one lacks a class."""
+    fold = customer_folds(customers, CALIBRATION_FOLDS, seed)
+    splits = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(CALIBRATION_FOLDS)]
+    both = all(len(np.unique(y[part])) == 2 for split in splits for part in split)
+    return splits if both else []
 
 
 def export_zoo_model(

@@ -11,7 +11,7 @@ import sqlglot
 from sqlglot import exp
 
 from credo import constants as c
-from credo.features import FEATURE_NAMES, LABEL_BUYING, LABEL_CREDIT
+from credo.features import FEATURE_NAMES, LABEL_BUYING_COD_ORDERS, LABEL_BUYING_FAILED_ORDERS, LABEL_CREDIT
 from credo.warehouse.protocol import Warehouse
 from credo.warehouse.sql import FEATURES_SQL, SCHEMA_SQL, read_sql
 
@@ -44,7 +44,8 @@ FEATURE_TABLE_COLUMNS: Final[tuple[str, ...]] = (
     "snapshot_date",
     *FEATURE_NAMES,
     LABEL_CREDIT,
-    LABEL_BUYING,
+    LABEL_BUYING_COD_ORDERS,
+    LABEL_BUYING_FAILED_ORDERS,
     "in_credit_population",
     "in_buying_population",
 )
@@ -144,7 +145,7 @@ def build_training_set(warehouse: Warehouse, snapshots: Sequence[date]) -> pa.Ta
     return pa.concat_tables([build_features(warehouse, as_of) for as_of in sorted(set(snapshots))])
 
 
-LABEL_COLUMNS: Final[tuple[str, ...]] = FEATURE_TABLE_COLUMNS[-4:]  # labels and their populations
+LABEL_COLUMNS: Final[tuple[str, ...]] = FEATURE_TABLE_COLUMNS[-5:]  # labels and their populations
 
 
 def export_features(warehouse: Warehouse, snapshots: Sequence[date], *, labels: bool = False) -> pa.Table:

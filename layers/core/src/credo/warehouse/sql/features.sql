@@ -5,8 +5,9 @@
 -- outcome counts only if its status last changed before :as_of), labels only what came after.
 -- docs/features.md states the rules per source; credo/features.py describes every column.
 -- Columns: token, snapshot_date, credo.features.FEATURE_NAMES in order, label_credit_bad,
--- label_buying_bad, in_credit_population, in_buying_population. Labels are NULL outside their
--- population.
+-- label_buying_cod_orders, label_buying_failed_orders, in_credit_population, in_buying_population.
+-- Labels are NULL outside their population. The buying label is per COD order: the table counts a
+-- customer's COD orders ahead and the failed ones (credo.labels makes one row per order).
 -- Types: counts are INTEGER, money, rates and years DOUBLE PRECISION. Counts use COUNT(CASE …)
 -- (BIGINT in both engines; DuckDB's SUM of ints is HUGEINT). Every division casts its numerator to
 -- DOUBLE PRECISION (Redshift divides integers as integers) and divides by NULLIF(denominator, 0):
@@ -152,12 +153,12 @@ order_stats AS (
     GROUP BY f.token
 ),
 
--- COD orders placed in the 6 months after the snapshot: the buying population and its outcome
+-- COD orders placed in the 6 months after the snapshot: the buying population and its outcomes
 upcoming_cod AS (
     SELECT
         o.token,
         COUNT(*) AS cod_orders,
-        MAX(CASE WHEN o.status IN ('rto', 'cancelled_after_dispatch') THEN 1 ELSE 0 END) AS cod_failed
+        COUNT(CASE WHEN o.status IN ('rto', 'cancelled_after_dispatch') THEN 1 END) AS cod_failed
     FROM orders AS o
     CROSS JOIN snapshot AS s
     WHERE o.payment_method = 'cod'
@@ -409,7 +410,8 @@ assembled AS (
         END AS in_credit_population,
         CASE WHEN COALESCE(u.cod_orders, 0) > 0 THEN TRUE ELSE FALSE END AS in_buying_population,
         CAST(COALESCE(b.went_90_dpd, 0) AS INTEGER) AS credit_bad,
-        CAST(COALESCE(u.cod_failed, 0) AS INTEGER) AS buying_bad
+        CAST(COALESCE(u.cod_orders, 0) AS INTEGER) AS buying_cod_orders,
+        CAST(COALESCE(u.cod_failed, 0) AS INTEGER) AS buying_failed_orders
     FROM customers AS c
     LEFT JOIN order_stats AS o ON o.token = c.token
     LEFT JOIN upcoming_cod AS u ON u.token = c.token
@@ -486,7 +488,8 @@ SELECT
     bureau_enquiries_6m,
     bureau_max_dpd_24m,
     CASE WHEN in_credit_population THEN credit_bad END AS label_credit_bad,
-    CASE WHEN in_buying_population THEN buying_bad END AS label_buying_bad,
+    CASE WHEN in_buying_population THEN buying_cod_orders END AS label_buying_cod_orders,
+    CASE WHEN in_buying_population THEN buying_failed_orders END AS label_buying_failed_orders,
     in_credit_population,
     in_buying_population
 FROM assembled
