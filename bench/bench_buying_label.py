@@ -190,19 +190,19 @@ def main() -> None:
 
 def _markdown(results: list[dict[str, Any]]) -> str:
     lines = [
-        "`.venv/bin/python bench/bench_buying_label.py --months 24 36` — the buying label as it is (per "
-        "customer: any COD order in the 6 months fails) and per order (each COD order in the 6 months, "
-        "1 when it fails), on the same training snapshots and holdout as bench_training.py. The training "
-        f"job's zoo comparison ({SEARCH_SECONDS:g} s search; per customer: bench_training.py's figures), "
-        "out of time. The per-order oracle knows the customer's COD reliability and the order's value "
-        "and category.",
+        "`.venv/bin/python bench/bench_buying_label.py --months 24 36` — the buying label the design "
+        "first had (per customer: any COD order in the 6 months fails) and the training job's (per COD "
+        "order: each COD order in the 6 months, 1 when it fails), on the same training snapshots and "
+        f"holdout as bench_training.py. The training job's zoo comparison ({SEARCH_SECONDS:g} s search) "
+        "on each, out of time. This bench's per-order oracle knows the customer's COD reliability and "
+        "the order's value and category (the training job's averages over the order's).",
         "",
         "| customers | world | label | training / holdout rows | bad rate, training snapshots → holdout "
         "| oracle AUC | ceiling AUC | selected | AUC | gap to oracle | calibration error (asked ≤ 0.02) "
         "| ceiling's | oracle's | ceiling with 24 months' history: AUC | its calibration error |",
         "| ---: | ---: | --- " + "| ---: " * 4 + "| --- " + "| ---: " * 7 + "|",
     ]
-    names = {"per_customer": "per customer (as built)", "per_order": "per COD order"}
+    names = {"per_customer": "per customer (first design)", "per_order": "per COD order"}
     for r in sorted(results, key=lambda r: (r["months"], r["customers"])):
         for name, t in r["labels"].items():
             rates = [rate for _, rate in sorted(t["bad_rate"].items())]
@@ -222,7 +222,7 @@ def _markdown(results: list[dict[str, Any]]) -> str:
         "Holdout customers by the COD orders they placed in the 6 months after the snapshot:",
         "",
         "| customers | world | COD orders in the 6 months | customers "
-        "| with a failed COD order (the label as built) "
+        "| with a failed COD order (the per-customer label) "
         "| COD orders that failed | true failure probability of their orders |",
         "| ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]

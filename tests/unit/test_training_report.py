@@ -167,6 +167,12 @@ def test_given_report_when_rendering_then_tables_and_proposal_are_present(page: 
     assert f"<td>{proposal['recommended']['minimum_expected_cost']}</td>" in page
 
 
+def test_given_the_two_targets_then_the_report_says_what_one_row_is(page: str, report: dict) -> None:
+    assert report["targets"]["credit"]["row"] == "customer"
+    assert report["targets"]["buying"]["row"] == "COD order"
+    assert "One row per COD order" in page and "One row per customer" in page
+
+
 def test_given_report_when_writing_then_json_round_trips_and_html_matches(
     report: dict, tmp_path: Path
 ) -> None:

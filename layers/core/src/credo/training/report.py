@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from credo.constants import TARGET_BUYING, TARGET_CREDIT, TARGETS
+from credo.labels import ROW_UNIT
 from credo.policy import DEFAULT_POLICY, Economics
 from credo.training import metrics, report_svg
 from credo.training.report_svg import escape as _e
@@ -120,6 +121,7 @@ def _target_report(result: TargetResult, curve_points: int) -> dict[str, Any]:
     costs = result.costs
     return {
         "label": TARGET_LABELS.get(result.target, result.target),
+        "row": ROW_UNIT.get(result.target, "row"),
         "selected": selected,
         "selection_reason": reason,
         "oracle_auc": result.oracle_auc,
@@ -279,6 +281,11 @@ def _target_html(target: str, body: Mapping[str, Any]) -> str:
             )
         )
     summary = f"<p>Selected: <b>{_e(selected)}</b>: {_e(body.get('selection_reason', ''))}</p>"
+    if body.get("row", "row") != "row":
+        summary += (
+            f"<p>One row per {_e(body['row'])}: the holdout's shares, bad rates and losses below count"
+            f" {_e(body['row'])}s (docs/training.md).</p>"
+        )
     if oracle is not None:
         summary += (
             f"<p>Oracle ROC-AUC: {_fmt(oracle, 4)}. The oracle knows each customer's hidden traits;"
