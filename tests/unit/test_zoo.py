@@ -299,6 +299,40 @@ def test_given_a_row_cap_when_fitted_then_the_model_learns_from_a_sample_of_that
     assert pipeline.named_steps["prepare"].named_steps["scale"].n_samples_seen_ == 400
 
 
+def test_given_customer_ids_when_fitted_then_each_customers_rows_share_one_calibration_fold(
+    numeric_data: dict[str, tuple[pd.DataFrame, npt.NDArray[np.int64]]],
+) -> None:
+    table, labels = numeric_data["fit"]
+    # three copies of each row, as the per-COD-order buying rows repeat a customer's row
+    copies = np.repeat(np.arange(len(table)), 3)
+    customers = np.array([f"tok-{i}" for i in copies])
+
+    pipeline = fit_zoo_model(
+        model_spec("logistic_regression"), table.iloc[copies], labels[copies], NUMERIC, (), seed=SEED,
+        customers=customers,
+    )  # fmt: skip
+
+    folds = pipeline.named_steps["model"].cv
+    assert len(folds) == 3
+    held_out = [set(customers[valid]) for _, valid in folds]
+    assert sum(len(s) for s in held_out) == len(table)  # every customer in exactly one fold
+    for _, valid in folds:
+        assert len(set(customers[valid])) * 3 == len(valid)  # with all three of its copies
+
+
+def test_given_customers_that_leave_a_fold_with_one_class_then_the_default_folds_are_kept(
+    numeric_data: dict[str, tuple[pd.DataFrame, npt.NDArray[np.int64]]],
+) -> None:
+    table, labels = numeric_data["fit"]
+    one_customer = np.full(len(table), "tok-1")
+
+    pipeline = fit_zoo_model(
+        model_spec("logistic_regression"), table, labels, NUMERIC, (), seed=SEED, customers=one_customer
+    )
+
+    assert pipeline.named_steps["model"].cv == 3
+
+
 def test_given_an_exported_model_when_costed_then_size_latency_and_throughput_are_reported(
     numeric_models: dict[str, tuple[Pipeline, bytes]],
     numeric_data: dict[str, tuple[pd.DataFrame, npt.NDArray[np.int64]]],
