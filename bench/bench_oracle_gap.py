@@ -19,6 +19,10 @@ holdout (it reuses bench_training.py's cached warehouse and features):
      postpaid limit, every order's value, and the bureau's file. It leaves out channels that
      carry little of discipline (premium membership, the postpaid flag, payment methods, age).
 
+Buying is measured on both labels: per customer (any COD order in the 6 months fails, the label
+the design first had) and per COD order (the training job's rows, credo.labels, whose oracle is the
+customer's true probability that one COD order fails).
+
 A posterior from the world's own equations is a model any lender could in principle have built,
 so its AUC is within reach; it knows the world's coefficients, which a lender would have to
 estimate. Its calibration error on the holdout checks the restated equations below.
@@ -37,15 +41,24 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_history_ceiling import measure_each_world
 from bench_mining import ROOT, world_for, world_name
-from bench_training import PER_CUSTOMER_TARGETS, feature_ceiling, features_for, training_and_holdout
+from bench_training import (
+    PER_CUSTOMER_TARGETS,
+    TRUTH,
+    feature_ceiling,
+    features_for,
+    split_at,
+    training_and_holdout,
+)
 
 from credo.features import FEATURE_NAMES
+from credo.labels import LABEL_OF_TARGET, labelled_rows
 from credo.synthetic import commerce as com
 from credo.synthetic import credit as cr
 from credo.synthetic.people import TRAIT_CORRELATION, TRAITS, sigmoid
 
 HIDDEN = [*TRAITS, "log_order_rate"]
 DECISIVE = {"credit": "discipline", "buying": "cod_reliability"}  # what the first question finds
+PER_ORDER = "buying per COD order"  # the training job's buying rows, beside the per-customer label's
 GRID = np.linspace(-4.0, 4.0, 49)  # one trait, in standard deviations of its prior
 GRID_2D = np.linspace(-4.0, 4.0, 33)  # discipline × capacity
 
@@ -301,9 +314,17 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         "credit": ["credit_posterior_p_bad", "discipline_posterior", "capacity_posterior"],
         "buying": ["cod_reliability_posterior", "cod_reliability_posterior_sd"],
     }
+    analyses = {
+        target: (*training_and_holdout(table, population, label, holdout_day), label, truth)
+        for target, (label, population, truth) in PER_CUSTOMER_TARGETS.items()
+    }
+    # the training job's buying rows: one per COD order, its oracle the customer's per-order probability
+    analyses[PER_ORDER] = (
+        *split_at(labelled_rows(table, "buying"), holdout_day), LABEL_OF_TARGET["buying"], TRUTH["buying"]
+    )  # fmt: skip
     figures: dict[str, Any] = {"customers": customers, "months": months, "targets": {}}
-    for target, (label, population, truth) in PER_CUSTOMER_TARGETS.items():
-        train, test = training_and_holdout(table, population, label, holdout_day)
+    for name, (train, test, label, truth) in analyses.items():
+        target = "credit" if name == "credit" else "buying"
         scored = test[test[truth].notna()]
         labels = scored[label].astype(int)
         row: dict[str, Any] = {"oracle_auc": round(float(roc_auc_score(labels, scored[truth])), 4)}
@@ -334,8 +355,8 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
             row["trait_posterior_correlation"] = round(
                 float(scored["cod_reliability_posterior"].fillna(0.0).corr(scored["cod_reliability"])), 3
             )
-        figures["targets"][target] = row
-        print(f"  {target}: {json.dumps(row)}", flush=True)
+        figures["targets"][name] = row
+        print(f"  {name}: {json.dumps(row)}", flush=True)
     return figures
 
 
