@@ -44,7 +44,9 @@ from credo.features import FEATURE_NAMES, LABEL_HORIZON_MONTHS
 from credo.synthetic import commerce as com
 
 ORDER_LABEL = "label_cod_order_failed"
-ORDER_TRUTH = "p_cod_order_failed"
+# This order's own failure probability (knowing its category and value); not the oracle table's
+# p_cod_order_failed, the customer's mean over its next order, which the training job's rows carry.
+ORDER_TRUTH = "p_this_cod_order_failed"
 FAILED = ("rto", "cancelled_after_dispatch")  # as features.sql's upcoming_cod
 SEARCH_SECONDS = 120.0  # as bench_training.py
 ORDER_BANDS = [0, 1, 2, 4, 8, np.inf]  # COD orders a customer placed in the 6 months

@@ -315,16 +315,16 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         "buying": ["cod_reliability_posterior", "cod_reliability_posterior_sd"],
     }
     analyses = {
-        target: (*training_and_holdout(table, population, label, holdout_day), label, truth)
+        target: (target, *training_and_holdout(table, population, label, holdout_day), label, truth)
         for target, (label, population, truth) in PER_CUSTOMER_TARGETS.items()
     }
     # the training job's buying rows: one per COD order, its oracle the customer's per-order probability
     analyses[PER_ORDER] = (
-        *split_at(labelled_rows(table, "buying"), holdout_day), LABEL_OF_TARGET["buying"], TRUTH["buying"]
+        "buying", *split_at(labelled_rows(table, "buying"), holdout_day), LABEL_OF_TARGET["buying"],
+        TRUTH["buying"],
     )  # fmt: skip
     figures: dict[str, Any] = {"customers": customers, "months": months, "targets": {}}
-    for name, (train, test, label, truth) in analyses.items():
-        target = "credit" if name == "credit" else "buying"
+    for name, (target, train, test, label, truth) in analyses.items():
         scored = test[test[truth].notna()]
         labels = scored[label].astype(int)
         row: dict[str, Any] = {"oracle_auc": round(float(roc_auc_score(labels, scored[truth])), 4)}

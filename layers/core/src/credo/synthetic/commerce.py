@@ -189,12 +189,19 @@ def cod_failure_probability(logits: FloatArray) -> FloatArray:
 
 @dataclass
 class BuyingTruth:
-    in_population: NDArray[np.bool_]
-    bad: NDArray[np.bool_]  # per customer: any COD order in the window failed
-    probability: FloatArray  # of `bad`
     cod_orders: NDArray[np.int64]  # COD orders placed in the window
     failed_orders: NDArray[np.int64]  # of which failed
+    probability: FloatArray  # of `bad`
     order_probability: FloatArray  # that one of the customer's COD orders fails (the per-order label's)
+
+    @property
+    def in_population(self) -> NDArray[np.bool_]:
+        return self.cod_orders > 0
+
+    @property
+    def bad(self) -> NDArray[np.bool_]:
+        """Per customer: any COD order in the window failed."""
+        return self.failed_orders > 0
 
 
 # What a customer may pay with decides how likely COD is: postpaid open and not in distress,
@@ -264,11 +271,9 @@ def buying_truth(
     mean_failure = p_cod_fail / np.maximum(p_cod, 1e-12)
     probability = -np.expm1(-cod_rate * mean_failure) / np.maximum(-np.expm1(-cod_rate), 1e-12)
     return BuyingTruth(
-        in_population=cod_orders > 0,
-        bad=failed_orders > 0,
-        probability=probability,
         cod_orders=cod_orders.astype(np.int64),
         failed_orders=failed_orders.astype(np.int64),
+        probability=probability,
         order_probability=mean_failure,
     )
 

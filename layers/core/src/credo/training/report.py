@@ -121,7 +121,7 @@ def _target_report(result: TargetResult, curve_points: int) -> dict[str, Any]:
     costs = result.costs
     return {
         "label": TARGET_LABELS.get(result.target, result.target),
-        "row": ROW_UNIT.get(result.target, "row"),
+        "row": ROW_UNIT.get(result.target),  # None for a table of your own: its rows are its own
         "selected": selected,
         "selection_reason": reason,
         "oracle_auc": result.oracle_auc,
@@ -281,7 +281,7 @@ def _target_html(target: str, body: Mapping[str, Any]) -> str:
             )
         )
     summary = f"<p>Selected: <b>{_e(selected)}</b>: {_e(body.get('selection_reason', ''))}</p>"
-    if body.get("row", "row") != "row":
+    if body.get("row"):
         summary += (
             f"<p>One row per {_e(body['row'])}: the holdout's shares, bad rates and losses below count"
             f" {_e(body['row'])}s (docs/training.md).</p>"
