@@ -7,14 +7,14 @@ The design first labelled buying per customer: 1 when any COD order the customer
 dispatch). The checkout decides one order at a time, and this bench's figures made the training
 job label buying per COD order (credo.labels). It builds both labels from the same orders: per
 order, one row per COD order placed in those 6 months, 1 when that order failed, with the
-customer's 63 features as of the snapshot. On the same training snapshots and holdout as
+customer's features as of the snapshot. On the same training snapshots and holdout as
 bench_training.py (whose cached worlds and features it reuses) it measures, per label:
 
 - the bad rate of each snapshot (the per-customer one moves with how many orders the season brings);
 - the oracle: the world's true probability (per customer, of any failure; per order, that order's
   own failure probability from `outcome_logits`, knowing the customer's COD reliability and the
   order's value and category, which the training job's per-order oracle averages over);
-- the feature ceiling (a regression of the oracle's probability on the 63 features), also with
+- the feature ceiling (a regression of the oracle's probability on Credo's features), also with
   bench_history_ceiling.py's summaries of the 24 months before the snapshot added (COD orders and
   failures, orders, bills and lateness), which make the per-customer label's calibration worse
   on the 36-month world;

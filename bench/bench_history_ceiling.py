@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_history_ceiling.py [--sizes 100000] [--months 24 36]
 
-The 63 features look back at most 24 months (order counts and repayment at most 12), and the
+Credo's features look back at most 24 months (repayment and most order counts at most 12), and the
 selected models sit within 0.003 AUC of the feature ceiling (bench_training.py). This asks whether
 the gap between that ceiling and the oracle is one of feature engineering: it adds, per customer and
 snapshot, summaries of what the warehouse knew at the snapshot, over its last 24 months or over all
@@ -147,9 +147,10 @@ def measure_each_world(
 def _markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "`.venv/bin/python bench/bench_history_ceiling.py --months 24 36` — the feature ceiling (a "
-        "regression of the oracle's probability, fitted on the training snapshots) on the 63 features, "
-        "and on the 63 plus summaries of orders, COD failures and repayment over the 24 months before the "
-        "snapshot, or over the whole history; holdout ROC-AUC and calibration error.",
+        "regression of the oracle's probability, fitted on the training snapshots) on the "
+        f"{len(FEATURE_NAMES)} features, and on them plus summaries of orders, COD failures and "
+        "repayment over the 24 months before the snapshot, or over the whole history; holdout ROC-AUC "
+        "and calibration error.",
         "",
         "| customers | world | target | oracle AUC | ceiling AUC | + 24 months | + whole history "
         "| ceiling cal. | + 24 months | + whole history |",

@@ -4,11 +4,11 @@ Run: .venv/bin/python bench/bench_oracle_gap.py [--sizes 100000] [--months 24 36
 
 The oracle knows each customer's hidden traits (credo.synthetic.people). The selected models sit
 within 0.003 AUC of the feature ceiling (bench_training.py), a regression of the oracle's
-probability on the 63 features. This bench asks two questions on the same training snapshots and
+probability on Credo's features. This bench asks two questions on the same training snapshots and
 holdout (it reuses bench_training.py's cached warehouse and features):
 
 1. Which hidden trait is the gap made of? The feature ceiling is fitted again with each trait's
-   true value added as a 64th input.
+   true value added as one more input.
 2. How much of that trait do the records reveal? The trait's posterior given what the shop could
    have seen by the snapshot, computed on a grid from the world's own equations, is added to the
    ceiling (and, for credit, turned into a predictor of its own):
@@ -373,10 +373,11 @@ def main() -> None:
 def _markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "`.venv/bin/python bench/bench_oracle_gap.py --months 24 36` — holdout ROC-AUC of the feature "
-        "ceiling (a regression of the oracle's probability on the 63 features, fitted on the training "
-        "snapshots), of the same with one hidden trait's true value added, and of the same with the "
-        "trait's posterior given the shop's records (from the world's own equations) added. For credit, "
-        "the posterior's own P(bad) is also a predictor; its calibration error checks the equations.",
+        f"ceiling (a regression of the oracle's probability on the {len(FEATURE_NAMES)} features, fitted "
+        "on the training snapshots), of the same with one hidden trait's true value added, and of the "
+        "same with the trait's posterior given the shop's records (from the world's own equations) "
+        "added. For credit, the posterior's own P(bad) is also a predictor; its calibration error checks "
+        "the equations.",
         "",
         "| customers | world | target | oracle | ceiling | + true capacity | + true discipline "
         "| + true COD reliability | + true engagement | + true order rate | + posterior of the records "

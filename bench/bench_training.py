@@ -64,7 +64,7 @@ def features_for(
     months: int = WORLD_MONTHS,
 ) -> tuple[pd.DataFrame, date, list[date]]:
     """Labelled features of the training snapshots and the holdout, with the oracle's probabilities."""
-    from credo.features import LABEL_HORIZON_MONTHS
+    from credo.features import FEATURE_NAMES, LABEL_HORIZON_MONTHS
     from credo.privacy import tokenize
 
     cache = ROOT / ".bench" / "training" / world_name(customers, seed, months)
@@ -79,7 +79,9 @@ def features_for(
         if (pd.Timestamp(s) + pd.DateOffset(months=LABEL_HORIZON_MONTHS)).date() <= holdout
     ]
     training = closed[-training_snapshots:]
-    if not table_file.exists() or not _has_columns(table_file, [CUSTOMER_BUYING_LABEL, *TRUTH.values()]):
+    if not table_file.exists() or not _has_columns(
+        table_file, [CUSTOMER_BUYING_LABEL, *TRUTH.values(), *FEATURE_NAMES]
+    ):
         warehouse_file = cache / "warehouse.duckdb"
         if not warehouse_file.with_suffix(".mined").exists():
             print(f"  mining {customers:,} customers into {warehouse_file} (cached) …", flush=True)
@@ -106,7 +108,7 @@ def features_for(
 
 
 def _has_columns(parquet_file: Path, columns: list[str]) -> bool:
-    """Whether a cached table has these columns (one cached before a label change has not)."""
+    """Whether a cached table has these columns (one cached before a label or feature change has not)."""
     import pyarrow.parquet as pq
 
     return set(columns) <= set(pq.read_schema(parquet_file).names)

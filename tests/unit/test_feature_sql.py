@@ -187,8 +187,10 @@ ORDERS = [
     ("O8", "t_good", "2024-08-01 10:00", "2024-08-03 10:00", "cod", "delivered", 1000.0, "fashion"),
     ("O9", "t_good", "2024-12-05 10:00", "2024-12-09 10:00", "cod", "rto", 1000.0, "fashion"),
     ("O11", "t_buyer", "2024-06-03 10:00", "2024-06-06 10:00", "card", "delivered", 1000.0, "fashion"),
-    # a COD refusal more than 12 months before the snapshot: outside every order window
-    ("O12", "t_late", "2023-03-01 10:00", "2023-03-10 10:00", "cod", "rto", 800.0, "fashion"),
+    # a COD refusal 15 months before the snapshot: only the 24-month window sees it
+    ("O14", "t_late", "2023-03-01 10:00", "2023-03-10 10:00", "cod", "rto", 800.0, "fashion"),
+    # a COD order 26 months before the snapshot: outside every order window
+    ("O13", "t_late", "2022-04-01 10:00", "2022-04-05 10:00", "cod", "delivered", 600.0, "fashion"),
     # EMI plans: running, finished, and undone before the snapshot
     ("E-run", "t_emi", "2024-03-15 10:00", "2024-03-20 10:00", "emi", "delivered", 9000.0, "mobiles"),
     ("E-done", "t_emi", "2023-01-15 10:00", "2023-01-20 10:00", "emi", "delivered", 9000.0, "mobiles"),
@@ -431,6 +433,20 @@ def test_given_orders_then_outcome_rates_over_30_90_180_days_are_as_computed_by_
     assert buyer["cod_refusal_rate_in_180days"] == pytest.approx(2 / 3)
     assert buyer["return_rate_in_180days"] == pytest.approx(1 / 5)
     assert buyer["cod_share_in_180days"] == pytest.approx(3 / 5)
+
+
+def test_given_cod_orders_over_two_years_then_the_24_month_window_counts_only_its_own(
+    world: dict[str, dict[str, Any]],
+) -> None:
+    buyer, late = world["t_buyer"], world["t_late"]
+    # t_buyer: O1-O3 before T, O1 and O2 refused by then (O3's refusal came after T)
+    assert (buyer["orders_cod_in_24months"], buyer["cod_refused_in_24months"]) == (3, 2)
+    assert buyer["cod_refusal_rate_in_24months"] == pytest.approx(2 / 3)
+    # t_late: O14 (15 months back) counts; O13 (26 months back) does not; 12 months see neither
+    assert (late["orders_cod_in_12months"], late["cod_refused_in_12months"]) == (0, 0)
+    assert (late["orders_cod_in_24months"], late["cod_refused_in_24months"]) == (1, 1)
+    assert late["cod_refusal_rate_in_24months"] == 1.0
+    assert world["t_emi"]["cod_refusal_rate_in_24months"] is None  # no COD order: missing, not 0
 
 
 def test_given_orders_then_spend_recency_and_breadth_are_as_computed_by_hand(

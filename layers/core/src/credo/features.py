@@ -8,7 +8,7 @@ docs/features.md is generated from this module: `python -m credo.features > docs
 from dataclasses import dataclass
 from typing import Final
 
-FEATURE_SCHEMA_VERSION: Final = "3"
+FEATURE_SCHEMA_VERSION: Final = "4"
 
 # Sources (warehouse tables) a feature is computed from.
 REGISTRATIONS: Final = "registrations"
@@ -132,6 +132,24 @@ FEATURES: Final[tuple[Feature, ...]] = (
         "COD orders placed in the 12 months refused at the door / RTO / cancelled after dispatch",
         ORDERS,
         MONTHS_12,
+    ),
+    # COD reliability shows in a few COD orders a year: 24 months read it better than 12
+    Feature(
+        "orders_cod_in_24months", "orders placed in the 24 months paid cash on delivery", ORDERS, MONTHS_24
+    ),
+    Feature(
+        "cod_refused_in_24months",
+        "COD orders placed in the 24 months refused at the door / RTO / cancelled after dispatch",
+        ORDERS,
+        MONTHS_24,
+    ),
+    Feature(
+        "cod_refusal_rate_in_24months",
+        "share of COD orders placed in the 24 months refused at the door, returned to origin "
+        "or cancelled after dispatch",
+        ORDERS,
+        MONTHS_24,
+        "no COD order placed in the 24 months",
     ),
     Feature(
         "orders_cancelled_before_dispatch_in_6months",

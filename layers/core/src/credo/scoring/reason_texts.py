@@ -135,6 +135,13 @@ REASON_TEXTS: Final[Mapping[str, ValueText | FlagText]] = {
     "orders_placed_in_12months": ValueText("{value} order{s} placed in the last 12 months", NO_ORDERS),
     "orders_cod_in_12months": ValueText("{value} COD order{s} in the last 12 months", NO_ORDERS),
     "cod_refused_in_12months": ValueText("{value} COD order{s} refused in the last 12 months", NO_ORDERS),
+    "orders_cod_in_24months": ValueText("{value} COD order{s} in the last 24 months", NO_ORDERS),
+    "cod_refused_in_24months": ValueText("{value} COD order{s} refused in the last 24 months", NO_ORDERS),
+    "cod_refusal_rate_in_24months": ValueText(
+        "{value} of cash-on-delivery orders in the last 24 months refused or returned",
+        "no cash-on-delivery order on record in the last 24 months",
+        _percent,
+    ),
     "orders_cancelled_before_dispatch_in_6months": ValueText(
         "{value} order{s} cancelled before dispatch in the last 6 months", NO_ORDERS
     ),

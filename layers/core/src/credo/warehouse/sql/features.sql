@@ -76,6 +76,7 @@ order_facts AS (
         CASE WHEN o.placed_at >= DATEADD(day, -180, s.as_of) THEN 1 ELSE 0 END AS in_180d,
         CASE WHEN o.placed_at >= DATEADD(month, -6, s.as_of) THEN 1 ELSE 0 END AS in_6m,
         CASE WHEN o.placed_at >= DATEADD(month, -12, s.as_of) THEN 1 ELSE 0 END AS in_12m,
+        CASE WHEN o.placed_at >= DATEADD(month, -24, s.as_of) THEN 1 ELSE 0 END AS in_24m,
         CASE
             WHEN o.updated_at < s.as_of AND o.status = 'cancelled_before_dispatch' THEN 1 ELSE 0
         END AS cancelled_before_dispatch,
@@ -113,6 +114,9 @@ order_stats AS (
         COUNT(CASE WHEN f.in_12m = 1 THEN 1 END) AS orders_12m,
         COUNT(CASE WHEN f.in_12m = 1 AND f.is_cod = 1 THEN 1 END) AS cod_12m,
         COUNT(CASE WHEN f.in_12m = 1 AND f.cod_refused = 1 THEN 1 END) AS cod_refused_12m,
+        -- COD reliability shows slowly (a few COD orders a year), so it also looks back 24 months
+        COUNT(CASE WHEN f.in_24m = 1 AND f.is_cod = 1 THEN 1 END) AS cod_24m,
+        COUNT(CASE WHEN f.in_24m = 1 AND f.cod_refused = 1 THEN 1 END) AS cod_refused_24m,
         COUNT(CASE WHEN f.in_30d = 1 THEN 1 END) AS orders_30d,
         COUNT(CASE WHEN f.in_90d = 1 THEN 1 END) AS orders_90d,
         COUNT(CASE WHEN f.in_180d = 1 THEN 1 END) AS orders_180d,
@@ -359,6 +363,9 @@ assembled AS (
         CAST(COALESCE(o.orders_12m, 0) AS INTEGER) AS orders_placed_in_12months,
         CAST(COALESCE(o.cod_12m, 0) AS INTEGER) AS orders_cod_in_12months,
         CAST(COALESCE(o.cod_refused_12m, 0) AS INTEGER) AS cod_refused_in_12months,
+        CAST(COALESCE(o.cod_24m, 0) AS INTEGER) AS orders_cod_in_24months,
+        CAST(COALESCE(o.cod_refused_24m, 0) AS INTEGER) AS cod_refused_in_24months,
+        CAST(o.cod_refused_24m AS DOUBLE PRECISION) / NULLIF(o.cod_24m, 0) AS cod_refusal_rate_in_24months,
         CAST(COALESCE(o.cancelled_before_6m, 0) AS INTEGER) AS orders_cancelled_before_dispatch_in_6months,
         CAST(COALESCE(o.cancelled_after_6m, 0) AS INTEGER) AS orders_cancelled_after_dispatch_in_6months,
         CAST(o.cancelled_30d AS DOUBLE PRECISION) / NULLIF(o.orders_30d, 0) AS cancellation_rate_in_30days,
@@ -452,6 +459,9 @@ SELECT
     orders_placed_in_12months,
     orders_cod_in_12months,
     cod_refused_in_12months,
+    orders_cod_in_24months,
+    cod_refused_in_24months,
+    cod_refusal_rate_in_24months,
     orders_cancelled_before_dispatch_in_6months,
     orders_cancelled_after_dispatch_in_6months,
     cancellation_rate_in_30days,
