@@ -1,6 +1,7 @@
 """Model quality against the oracle, calibration and fit time per zoo model, for 100k and 1M customers.
 
 Run: .venv/bin/python bench/bench_training.py [--sizes 100000 1000000] [--search-seconds 120] [--months 24]
+     [--targets credit buying]
 
 For each size: the synthetic world, mined, loaded and featurised as in bench_mining.py (the warehouse
 is cached under .bench/training/, built once and not timed here); then, per target, the zoo
@@ -14,6 +15,10 @@ for buying. Beside each model's AUC: the oracle's AUC on the very same holdout r
 true probability, which knows the hidden traits), and an estimate of the best these features allow
 (a gradient-boosting regression of the oracle's probability on the features, fitted on the
 training rows — the noise-free version of the label, so it approaches E[bad | features]).
+
+`--targets` measures some targets only (at 1M customers each takes an hour or more); a size's
+other targets keep their earlier figures, each marked with when and on which feature schema it
+was measured.
 """
 
 import argparse
@@ -212,19 +217,25 @@ def feature_ceiling(
 
 
 def measure_quality(
-    customers: int, seed: int, workers: int, search_seconds: float, months: int = WORLD_MONTHS
+    customers: int,
+    seed: int,
+    workers: int,
+    search_seconds: float,
+    months: int = WORLD_MONTHS,
+    targets: tuple[str, ...] = tuple(TRUTH),
 ) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
     from threadpoolctl import threadpool_limits
 
+    from credo.features import FEATURE_SCHEMA_VERSION
     from credo.labels import LABEL_OF_TARGET, ROW_UNIT, labelled_rows
     from credo.training.compare import compare_zoo
     from credo.training.metrics import expected_calibration_error
 
     table, holdout_day, _ = features_for(customers, seed, workers, months=months)
     figures: dict[str, Any] = {"customers": customers, "holdout": holdout_day.isoformat(), "targets": {}}
-    for target, truth in TRUTH.items():
-        label = LABEL_OF_TARGET[target]
+    for target in targets:
+        truth, label = TRUTH[target], LABEL_OF_TARGET[target]
         train, test = split_at(labelled_rows(table, target), holdout_day)
         print(f"  {target}: {len(train):,} training rows, {len(test):,} holdout rows", flush=True)
         started = time.perf_counter()
@@ -239,6 +250,9 @@ def measure_quality(
         ceiling = feature_ceiling(train, test, truth, label)
         selected = next(r for r in comparison.table if r["selected"])
         figures["targets"][target] = {
+            "measured_on": date.today().isoformat(),
+            "feature_schema_version": FEATURE_SCHEMA_VERSION,
+            "peak_rss_mb": peak_rss_mb(),  # the process's peak so far: this target and those before it
             "row": ROW_UNIT[target],
             "training_rows": len(train),
             "holdout_rows": len(test),
@@ -275,12 +289,37 @@ def measure_quality(
     return figures
 
 
+def merge_results(earlier: dict[str, Any] | None, measured: dict[str, Any]) -> dict[str, Any]:
+    """A size's figures: the targets just measured, and the earlier run's others, each keeping its note."""
+    if earlier is None:
+        return measured
+    targets = dict(measured["targets"])
+    for target, figures in earlier["targets"].items():
+        if target not in targets:
+            kept = dict(figures)
+            if earlier.get("note"):  # a whole-run note from before notes were per target
+                kept.setdefault("note", earlier["note"])
+            kept.setdefault("peak_rss_mb", earlier["peak_rss_mb"])
+            targets[target] = kept
+    ordered = {t: targets[t] for t in TRUTH if t in targets}
+    merged = {k: v for k, v in measured.items() if k != "note"} | {"targets": ordered}
+    merged["peak_rss_mb"] = max(t.get("peak_rss_mb", 0) for t in ordered.values())
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--search-seconds", type=float, default=120.0, help="search budget per target")
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        choices=list(TRUTH),
+        default=list(TRUTH),
+        help="measure these targets only; a size's others keep their earlier figures, marked",
+    )
     parser.add_argument(
         "--months",
         type=int,
@@ -292,8 +331,12 @@ def main() -> None:
     tag = f"seed{args.seed}{world_tag(args.months)}"
     for customers in sorted(args.sizes):
         print(f"{customers:,} customers:", flush=True)
-        figures = measure_quality(customers, args.seed, args.workers, args.search_seconds, args.months)
-        (results_dir / f"results-{customers}-{tag}.json").write_text(json.dumps(figures, indent=2))
+        figures = measure_quality(
+            customers, args.seed, args.workers, args.search_seconds, args.months, tuple(args.targets)
+        )
+        results_file = results_dir / f"results-{customers}-{tag}.json"
+        earlier = json.loads(results_file.read_text()) if results_file.exists() else None
+        results_file.write_text(json.dumps(merge_results(earlier, figures), indent=2))
     # every size measured so far, so that a run of one size keeps the other's figures in the table
     found = [json.loads(p.read_text()) for p in results_dir.glob(f"results-*-{tag}.json")]
     results = sorted(found, key=lambda r: r["customers"])
@@ -338,10 +381,15 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f" | {t.get('feature_ceiling_calibration_error', '—')}"
                 f" | {t.get('oracle_calibration_error', '—')} |"
             )
-    # a size measured before a feature change keeps its figures, marked, until it is measured again
-    if any(r.get("note") for r in results):
-        lines.append("")
-    lines += [f"- {r['customers']:,} customers: {r['note']}" for r in results if r.get("note")]
+    # a target measured before a feature change keeps its figures, marked, until it is measured again
+    notes = [
+        f"- {r['customers']:,} customers, {target}: {t['note']}"
+        for r in results
+        for target, t in r["targets"].items()
+        if t.get("note")
+    ]
+    notes += [f"- {r['customers']:,} customers: {r['note']}" for r in results if r.get("note")]
+    lines += ["", *notes] if notes else []
     lines += [
         "",
         "Per model (fit: the final calibrated fit, which is 4 fits: 3 folds for the sigmoid and the model"
@@ -361,10 +409,18 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 )
     lines += [
         "",
-        "Peak RSS of the bench process: "
-        + ", ".join(f"{r['customers']:,}: {r['peak_rss_mb']:,} MB" for r in results),
+        "Peak RSS of the bench process (per target: its peak when that target was done): "
+        + ", ".join(_peaks(r) for r in results),
     ]
     return "\n".join(lines)
+
+
+def _peaks(result: dict[str, Any]) -> str:
+    """One size's peak RSS: per target (the process's peak when that target was done) once recorded so."""
+    peaks = {target: t.get("peak_rss_mb") for target, t in result["targets"].items()}
+    if None in peaks.values():  # measured before peaks were kept per target
+        return f"{result['customers']:,}: {result['peak_rss_mb']:,} MB"
+    return f"{result['customers']:,}: " + ", ".join(f"{target} {mb:,} MB" for target, mb in peaks.items())
 
 
 if __name__ == "__main__":

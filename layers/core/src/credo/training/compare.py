@@ -145,7 +145,7 @@ def compare_zoo(
             progress(
                 f"{target}: {spec.name} cross-validated AUC {searched.best.cv_auc:.3f}"
                 f" ({len(searched.candidates)} settings tried), out-of-time AUC {figures['roc_auc']:.3f},"
-                f" F1 {figures['f1'] or 0:.3f}"
+                f" F1 {figures['f1'] or 0:.3f}, fitted in {fit_seconds:.1f} s"
             )
     selected, reason = _select(rows)
     for row in rows:
