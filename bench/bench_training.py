@@ -296,13 +296,9 @@ def merge_results(earlier: dict[str, Any] | None, measured: dict[str, Any]) -> d
     targets = dict(measured["targets"])
     for target, figures in earlier["targets"].items():
         if target not in targets:
-            kept = dict(figures)
-            if earlier.get("note"):  # a whole-run note from before notes were per target
-                kept.setdefault("note", earlier["note"])
-            kept.setdefault("peak_rss_mb", earlier["peak_rss_mb"])
-            targets[target] = kept
+            targets[target] = {"peak_rss_mb": earlier["peak_rss_mb"]} | figures
     ordered = {t: targets[t] for t in TRUTH if t in targets}
-    merged = {k: v for k, v in measured.items() if k != "note"} | {"targets": ordered}
+    merged = measured | {"targets": ordered}
     merged["peak_rss_mb"] = max(t.get("peak_rss_mb", 0) for t in ordered.values())
     return merged
 
@@ -388,7 +384,6 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         for target, t in r["targets"].items()
         if t.get("note")
     ]
-    notes += [f"- {r['customers']:,} customers: {r['note']}" for r in results if r.get("note")]
     lines += ["", *notes] if notes else []
     lines += [
         "",
