@@ -11,10 +11,10 @@ import pytest
 
 from credo.cli import main
 from credo.training import zoo
-from credo.training.byo import _fewest_distinct_scores, _folds, _select, train_table
+from credo.training.byo import _fewest_distinct_scores, _folds, _select, _shape, train_table
 from credo.training.compare import MIN_DISTINCT_SCORES
 from credo.training.report import ModelResult
-from credo.training.table import MAX_CATEGORIES, TableError, prepare, read_table
+from credo.training.table import MIN_ROWS_PER_VALUE, TableError, prepare, read_table
 
 REQUIRED = ("roc_auc", "f1", "pr_auc", "brier", "ks")
 
@@ -210,13 +210,32 @@ def test_given_columns_a_model_cannot_use_then_they_are_left_out_and_the_notes_s
     assert {"customer", "blank", "empty_text", "product", "applied on", "decided_on"}.isdisjoint(kept)
     assert kept == {"Monthly income (₹k)", "home city", "late payments", "month"}
     notes = "\n".join(table.notes)
-    assert "column 'customer': left out: 300 distinct text values (an identifier?)" in notes
-    assert f"at most {MAX_CATEGORIES}" in notes
+    assert "column 'customer': left out: 300 distinct text values, 1.0 rows each (an identifier?)" in notes
+    assert f"at least {MIN_ROWS_PER_VALUE} rows per value" in notes
     assert "column 'blank': left out: every value is missing" in notes
     assert "column 'empty_text': left out: every value is missing" in notes
     assert "column 'product': left out: every row has the same value" in notes
     assert "date column 'decided_on' left out (give it as --time-column" in notes
     assert list(table.column_names) == ["c0", "c1", "c2", "c3"]  # the model's inputs stay numbered in order
+
+
+def test_given_a_text_column_of_many_values_and_rows_enough_each_then_it_is_kept_with_a_note() -> None:
+    frame = loans(3_000)
+    rng = np.random.default_rng(5)
+    branches = np.array([f"branch {i}" for i in range(zoo.MAX_ONE_HOT_VALUES + 50)], dtype=object)
+    frame["branch"] = rng.choice(branches, len(frame))  # 150 values, about 20 rows each
+    frame["agent"] = np.resize(np.array([f"A{i:04d}" for i in range(1_000)], dtype=object), len(frame))
+
+    table = prepare(frame, label="defaulted")
+
+    by_name = {name: internal for internal, name in table.column_names.items()}
+    assert by_name["branch"] in table.categorical and "agent" not in by_name
+    notes = "\n".join(table.notes)
+    assert "column 'branch': 150 distinct text values: every model takes them as one input" in notes
+    assert "column 'agent': left out: 1,000 distinct text values, 3.0 rows each (an identifier?)" in notes
+    assert "(3 distinct values: one input each for the linear models and the network; 1 of more than" in (
+        _shape(table)
+    )
 
 
 def test_given_numbers_with_codes_or_infinities_then_those_values_are_missing_and_the_rest_kept() -> None:

@@ -17,6 +17,7 @@ from credo.training.encoding import UNSEEN_CODE
 from credo.training.onnx_export import PARITY_TOLERANCE, TARGET_OPSET
 from credo.training.zoo import (
     CATEGORY_FILL,
+    MAX_ONE_HOT_VALUES,
     ZOO,
     ModelSpec,
     export_zoo_model,
@@ -276,6 +277,44 @@ def test_given_a_text_column_of_many_values_when_fitted_then_one_hot_stays_spars
     # one-hot inputs, mostly zeros, travel sparse; the trees' codes are one dense column per text column
     assert isinstance(prepared, np.ndarray) == (name in TREE_MODELS)  # otherwise a scipy sparse matrix
     assert onnx_parity(pipeline, onnx_bytes, fresh, MIXED_NUMERIC, categorical) <= PARITY_TOLERANCE
+
+
+@pytest.mark.parametrize("name", ZOO_NAMES)
+def test_given_a_text_column_of_more_values_than_one_hot_takes_then_every_model_learns_it_as_one_input(
+    name: str,
+) -> None:
+    def with_branches(n_rows: int, seed: int) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+        table, _ = mixed_table(n_rows, seed)
+        rng = np.random.default_rng(seed)
+        branch = rng.integers(0, MAX_ONE_HOT_VALUES + 50, n_rows)
+        # a branch's risk follows no order in its name; a tenth of the branches is risky
+        risky = (branch * 7) % 10 == 0
+        logit = -2.0 + 2.5 * risky + 0.8 * table["bills_late_in_12months"].to_numpy()
+        table["branch"] = np.array([f"b{b:03d}" for b in branch], dtype=object)
+        table.loc[rng.random(n_rows) < 0.05, "branch"] = None
+        return table, _draw_labels(rng, logit)
+
+    table, labels = with_branches(FIT_ROWS * 4, SEED)
+    fresh, fresh_labels = with_branches(FRESH_ROWS * 2, SEED + 1)
+    fresh.loc[:9, "branch"] = "b999"  # never seen in fitting
+    categorical = (*CATEGORICAL, "branch")
+
+    pipeline = fit_zoo_model(model_spec(name), table, labels, MIXED_NUMERIC, categorical, seed=SEED)
+    onnx_bytes = export_zoo_model(pipeline, MIXED_NUMERIC, categorical, {"model": name})
+
+    columns = pipeline.named_steps["prepare"].named_steps["columns"]
+    if name not in TREE_MODELS:  # the other text columns stay one-hot; the branch is one scaled input
+        resolved = {branch: names for branch, _, names in columns.transformers_}
+        assert resolved["text"] == list(CATEGORICAL) and resolved["many_valued_text"] == ["branch"]
+        many_valued = columns.output_indices_["many_valued_text"]
+        assert many_valued.stop - many_valued.start == 1
+    assert onnx_parity(pipeline, onnx_bytes, fresh, MIXED_NUMERIC, categorical) <= PARITY_TOLERANCE
+    without = fit_zoo_model(model_spec(name), table, labels, MIXED_NUMERIC, CATEGORICAL, seed=SEED)
+    auc = roc_auc_score(fresh_labels, predict_onnx(onnx_bytes, fresh, MIXED_NUMERIC, categorical))
+    auc_without = roc_auc_score(
+        fresh_labels, without.predict_proba(model_input(fresh, MIXED_NUMERIC, CATEGORICAL))[:, 1]
+    )
+    assert auc > auc_without + 0.02
 
 
 def test_given_a_mixed_model_when_exported_then_metadata_rides_along_and_the_checker_passes(

@@ -138,12 +138,20 @@ def train_table(
 
 
 def _shape(table: PreparedTable) -> str:
-    """What the models will see: rows, and columns by kind (each text value one input of the linear ones)."""
+    """What the models will see: rows, and columns by kind (each text value one input of the linear
+    ones, but for a column of many values)."""
     shape = f"{len(table.labels):,} rows; numeric columns: {len(table.numeric)}"
     shape += f"; text columns: {len(table.categorical)}"
-    if table.categorical:
-        values = sum(table.features[c].nunique() for c in table.categorical)
-        shape += f" ({values:,} distinct values: one input each for the linear models and the network)"
+    values = [table.features[c].nunique() for c in table.categorical]  # prepare leaves missing values NaN
+    one_hot = [n for n in values if n <= zoo.MAX_ONE_HOT_VALUES]
+    kinds = [f"{sum(one_hot):,} distinct values: one input each for the linear models and the network"]
+    if len(one_hot) < len(values):
+        many = len(values) - len(one_hot)
+        kinds.append(
+            f"{many} of more than {zoo.MAX_ONE_HOT_VALUES} values: one input each, ordered by bad rate"
+        )
+    if values:
+        shape += f" ({'; '.join(kinds[0 if one_hot else 1 :])})"
     return shape
 
 

@@ -14,10 +14,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from credo.training.zoo import MAX_ONE_HOT_VALUES
+
 MIN_ROWS_PER_CLASS: Final = 10
-# The linear models and the network one-hot encode text, one input per category: an identifier (a
-# distinct value per row) would need rows × rows cells; 60k rows with a customer id took all 24 GB.
-MAX_CATEGORIES: Final = 100
+# A text column of more than zoo.MAX_ONE_HOT_VALUES values reaches every model as its values' order by
+# bad rate (credo.training.encoding), which needs rows per value to mean anything: an identifier (a
+# distinct value per row) would be noise there. (One-hot encoded, 60k rows with a customer id took
+# all 24 GB.)
+MIN_ROWS_PER_VALUE: Final = 10
 # A text column nearly all numbers is numeric with a few codes ("-", "unknown"); nearly all dates, a date.
 NEARLY_ALL: Final = 0.9
 DATE_SAMPLE: Final = 1_000  # values of a text column looked at to tell whether it holds dates
@@ -145,14 +149,24 @@ def _feature_column(values: pd.Series, name: str) -> tuple[str | None, pd.Series
         notes.append("left out: every value is missing")
     elif distinct == 1 and len(present) == len(values):
         notes.append("left out: every row has the same value")
-    elif kind == "categorical" and distinct > MAX_CATEGORIES:
+    elif (
+        kind == "categorical"
+        and distinct > MAX_ONE_HOT_VALUES
+        and len(present) < MIN_ROWS_PER_VALUE * distinct
+    ):
         notes.append(
-            f"left out: {distinct:,} distinct text values (an identifier?); each becomes an input of the "
-            f"linear models and the network, so a text column may have at most {MAX_CATEGORIES} — group "
-            "rare values to use it"
+            f"left out: {distinct:,} distinct text values, {len(present) / distinct:.1f} rows each (an "
+            f"identifier?); a text column of more than {MAX_ONE_HOT_VALUES} values needs at least "
+            f"{MIN_ROWS_PER_VALUE} rows per value on average — group rare values to use it"
         )
     else:
         left_out = False
+        if kind == "categorical" and distinct > MAX_ONE_HOT_VALUES:
+            notes.append(
+                f"{distinct:,} distinct text values: every model takes them as one input, the values "
+                f"ordered by bad rate (the linear models and the network one-hot encode up to "
+                f"{MAX_ONE_HOT_VALUES})"
+            )
     note = f"column {name!r}: {'; '.join(notes)}" if notes else None
     return (None if left_out else kind), values, note
 
@@ -183,7 +197,7 @@ def _text_or_numbers(values: pd.Series) -> tuple[pd.Series, str | None]:
     numbers = pd.to_numeric(text, errors="coerce")
     codes = text[numbers.isna() & text.notna()]
     mostly_numbers = len(codes) <= (1 - NEARLY_ALL) * text.notna().sum()
-    if codes.size == text.notna().sum() or not (mostly_numbers or numbers.nunique() > MAX_CATEGORIES):
+    if codes.size == text.notna().sum() or not (mostly_numbers or numbers.nunique() > MAX_ONE_HOT_VALUES):
         return text, None
     if codes.empty:
         return numbers, None

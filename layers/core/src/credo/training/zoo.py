@@ -2,8 +2,8 @@
 
 Every model is ONE Pipeline: preprocessing (median imputation + missing indicators, scaling where the
 model needs it; text columns one-hot encoded for the linear models and the network, as one code per
-column for the trees) and the classifier inside a sigmoid (Platt) CalibratedClassifierCV. Isotonic
-calibration does not survive ONNX conversion; sigmoid does.
+column for the trees and for a column of many values) and the classifier inside a sigmoid (Platt)
+CalibratedClassifierCV. Isotonic calibration does not survive ONNX conversion; sigmoid does.
 
 Model input, the same for fitting and serving (`model_input` builds it from a DataFrame):
 - numeric columns only: one float32 matrix, columns in `numeric` order; its ONNX input is the
@@ -46,6 +46,9 @@ CATEGORY_FILL: Final = "(missing)"
 CALIBRATION_FOLDS: Final = 3
 LATENCY_CALLS: Final = 300
 THROUGHPUT_BATCH_ROWS: Final = 10_000
+# The linear models and the network one-hot encode a text column of at most this many values (one
+# input each); a column of more values reaches them as one input (see _preprocessor).
+MAX_ONE_HOT_VALUES: Final = 100
 
 ModelInput: TypeAlias = npt.NDArray[np.float32] | pd.DataFrame
 
@@ -87,50 +90,65 @@ def _preprocessor(numeric: Sequence[str], categorical: Sequence[str], *, tree: b
     numeric_pipeline = Pipeline(numeric_steps)
     if not categorical:
         return numeric_pipeline
-    encode: tuple[str, Any]
-    if tree:
-        # One input per column serves a tree (credo.training.encoding): one-hot would give it one
-        # dense input per value, and a wide table's trees were 10–20× slower for it. (Gradient
-        # boosting's own categorical splits do not survive skl2onnx 1.20: parity off by 0.49.)
-        encode = (
-            "codes",
-            BadRateOrderedEncoder(handle_unknown="use_encoded_value", unknown_value=UNSEEN_CODE),
+
+    def fill_missing() -> tuple[str, SimpleImputer]:
+        return "impute", SimpleImputer(
+            missing_values=MISSING_CATEGORY, strategy="constant", fill_value=CATEGORY_FILL
         )
+
+    # One input per column serves a tree (credo.training.encoding): one-hot would give it one dense
+    # input per value, and a wide table's trees were 10–20× slower for it. (Gradient boosting's own
+    # categorical splits do not survive skl2onnx 1.20: parity off by 0.49.)
+    def codes() -> tuple[str, BadRateOrderedEncoder]:
+        return "codes", BadRateOrderedEncoder(handle_unknown="use_encoded_value", unknown_value=UNSEEN_CODE)
+
+    text: list[tuple[str, Any, Any]]
+    if tree:
+        text = [("text", Pipeline([fill_missing(), codes()]), list(categorical))]
     else:
-        # No max_categories / min_frequency: skl2onnx 1.20 cannot convert infrequent-category grouping,
-        # so a high-cardinality text column must arrive bucketed (every category seen is one column).
         # Sparse: where one-hot makes most inputs zero, the ColumnTransformer hands the models a sparse
         # matrix (its sparse_threshold), which a wide table needs at 1M rows; the ONNX graph is the same.
-        encode = ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=True))
-    categorical_pipeline = Pipeline(
-        [
+        one_hot = ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=True))
+        # A column of many values takes its values' bad-rate order as one scaled input instead: skl2onnx
+        # 1.20 cannot convert one-hot's grouping of rare values (max_categories / min_frequency).
+        text = [
+            ("text", Pipeline([fill_missing(), one_hot]), TextColumns(tuple(categorical), many_valued=False)),
             (
-                "impute",
-                SimpleImputer(missing_values=MISSING_CATEGORY, strategy="constant", fill_value=CATEGORY_FILL),
+                "many_valued_text",
+                Pipeline([fill_missing(), codes(), ("scale", StandardScaler())]),
+                TextColumns(tuple(categorical), many_valued=True),
             ),
-            encode,
         ]
-    )
-    return Pipeline(
-        [
-            (
-                "columns",
-                ColumnTransformer(
-                    [
-                        ("numeric", numeric_pipeline, list(numeric)),
-                        ("text", categorical_pipeline, list(categorical)),
-                    ]
-                ),
-            )
+    return Pipeline([("columns", ColumnTransformer([("numeric", numeric_pipeline, list(numeric)), *text]))])
+
+
+@dataclass(frozen=True)
+class TextColumns:
+    """The text columns whose values in the fitting rows are few enough to one-hot encode (or, with
+    `many_valued`, the others). A ColumnTransformer calls it once, when it is fitted."""
+
+    names: tuple[str, ...]
+    many_valued: bool
+
+    def __call__(self, frame: pd.DataFrame) -> list[str]:
+        return [
+            name
+            for name in self.names
+            if (distinct_values(frame[name]) > MAX_ONE_HOT_VALUES) == self.many_valued
         ]
-    )
+
+
+def distinct_values(text: pd.Series) -> int:
+    """How many values a text column of model input holds, missing (MISSING_CATEGORY) not counted."""
+    return int(text[text != MISSING_CATEGORY].nunique())
 
 
 def _calibrated(
     numeric: Sequence[str], categorical: Sequence[str], classifier: ClassifierMixin, *, tree: bool
 ) -> Pipeline:
     """Trees take numbers as they are and one code per text column; the linear models and the network
-    sum weighted inputs, so they need their numbers scaled and each text value as its own input."""
+    sum weighted inputs, so they need their numbers scaled and each text value as its own input (a
+    column of more than MAX_ONE_HOT_VALUES values: its bad-rate code, scaled)."""
     # The zoo's own settings keep class_weight=None; the search may try "balanced" (see _BALANCE).
     # ensemble=False: one classifier fitted on all rows (one model's size in ONNX), its sigmoid fitted
     # on out-of-fold scores, so the calibration never sees scores of rows the classifier learnt from.
