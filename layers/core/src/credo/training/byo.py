@@ -144,14 +144,18 @@ def _shape(table: PreparedTable) -> str:
     shape += f"; text columns: {len(table.categorical)}"
     values = [table.features[c].nunique() for c in table.categorical]  # prepare leaves missing values NaN
     one_hot = [n for n in values if n <= zoo.MAX_ONE_HOT_VALUES]
-    kinds = [f"{sum(one_hot):,} distinct values: one input each for the linear models and the network"]
+    kinds = []
+    if one_hot:
+        kinds.append(
+            f"{sum(one_hot):,} distinct values: one input each for the linear models and the network"
+        )
     if len(one_hot) < len(values):
         many = len(values) - len(one_hot)
         kinds.append(
             f"{many} of more than {zoo.MAX_ONE_HOT_VALUES} values: one input each, ordered by bad rate"
         )
-    if values:
-        shape += f" ({'; '.join(kinds[0 if one_hot else 1 :])})"
+    if kinds:
+        shape += f" ({'; '.join(kinds)})"
     return shape
 
 
