@@ -55,6 +55,7 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_table.py
 	$(BIN)/python bench/bench_table.py --wide-text
 	$(BIN)/python bench/bench_table.py --time-column --sizes 100000
+	$(BIN)/python bench/bench_text_columns.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_packages.py
 

@@ -12,8 +12,9 @@ folds, the selected model refitted on every row, exported to ONNX with its parit
 report written.
 
 --wide-text adds five text columns of 100 values each (branch, merchant category, occupation, product
-code, district; the first three move the odds, value by value in no order), the widest text a table
-may bring: each text value is one model input for the linear models and the network.
+code, district; the first three move the odds, value by value in no order), the widest text the
+linear models and the network take one-hot: each text value is one of their inputs (a column of more
+values reaches them as one input, see bench_text_columns.py).
 """
 
 import argparse
