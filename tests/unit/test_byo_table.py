@@ -220,10 +220,10 @@ def test_given_columns_a_model_cannot_use_then_they_are_left_out_and_the_notes_s
 
 
 def test_given_a_text_column_of_many_values_and_rows_enough_each_then_it_is_kept_with_a_note() -> None:
-    frame = loans(3_000)
+    frame = loans(9_000)
     rng = np.random.default_rng(5)
     branches = np.array([f"branch {i}" for i in range(zoo.MAX_ONE_HOT_VALUES + 50)], dtype=object)
-    frame["branch"] = rng.choice(branches, len(frame))  # 150 values, about 20 rows each
+    frame["branch"] = rng.choice(branches, len(frame))  # 150 values, about 60 rows each
     frame["agent"] = np.resize(np.array([f"A{i:04d}" for i in range(1_000)], dtype=object), len(frame))
 
     table = prepare(frame, label="defaulted")
@@ -232,7 +232,7 @@ def test_given_a_text_column_of_many_values_and_rows_enough_each_then_it_is_kept
     assert by_name["branch"] in table.categorical and "agent" not in by_name
     notes = "\n".join(table.notes)
     assert "column 'branch': 150 distinct text values: every model takes them as one input" in notes
-    assert "column 'agent': left out: 1,000 distinct text values, 3.0 rows each (an identifier?)" in notes
+    assert "column 'agent': left out: 1,000 distinct text values, 9.0 rows each (an identifier?)" in notes
     assert "(3 distinct values: one input each for the linear models and the network; 1 of more than" in (
         _shape(table)
     )

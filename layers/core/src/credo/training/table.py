@@ -18,10 +18,11 @@ from credo.training.zoo import MAX_ONE_HOT_VALUES
 
 MIN_ROWS_PER_CLASS: Final = 10
 # A text column of more than zoo.MAX_ONE_HOT_VALUES values reaches every model as its values' order by
-# bad rate (credo.training.encoding), which needs rows per value to mean anything: an identifier (a
-# distinct value per row) would be noise there. (One-hot encoded, 60k rows with a customer id took
-# all 24 GB.)
-MIN_ROWS_PER_VALUE: Final = 10
+# bad rate (credo.training.encoding), which needs rows per value to mean anything: with 13 rows a
+# value it cost every model 0.015–0.07 AUC against leaving the column out, with 30 it was mixed, with
+# 200 every model gained (bench/bench_text_columns.py). An identifier (a distinct value per row)
+# is noise there. (One-hot encoded, 60k rows with a customer id took all 24 GB.)
+MIN_ROWS_PER_VALUE: Final = 50
 # A text column nearly all numbers is numeric with a few codes ("-", "unknown"); nearly all dates, a date.
 NEARLY_ALL: Final = 0.9
 DATE_SAMPLE: Final = 1_000  # values of a text column looked at to tell whether it holds dates
