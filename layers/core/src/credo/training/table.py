@@ -145,16 +145,13 @@ def _feature_column(values: pd.Series, name: str) -> tuple[str | None, pd.Series
         kind = "categorical"
     present = values.dropna()
     distinct = present.nunique()
+    many_valued = kind == "categorical" and distinct > MAX_ONE_HOT_VALUES
     left_out = True
     if present.empty:
         notes.append("left out: every value is missing")
     elif distinct == 1 and len(present) == len(values):
         notes.append("left out: every row has the same value")
-    elif (
-        kind == "categorical"
-        and distinct > MAX_ONE_HOT_VALUES
-        and len(present) < MIN_ROWS_PER_VALUE * distinct
-    ):
+    elif many_valued and len(present) < MIN_ROWS_PER_VALUE * distinct:
         notes.append(
             f"left out: {distinct:,} distinct text values, {len(present) / distinct:.1f} rows each (an "
             f"identifier?); a text column of more than {MAX_ONE_HOT_VALUES} values needs at least "
@@ -162,7 +159,7 @@ def _feature_column(values: pd.Series, name: str) -> tuple[str | None, pd.Series
         )
     else:
         left_out = False
-        if kind == "categorical" and distinct > MAX_ONE_HOT_VALUES:
+        if many_valued:
             notes.append(
                 f"{distinct:,} distinct text values: every model takes them as one input, the values "
                 f"ordered by bad rate (the linear models and the network one-hot encode up to "
