@@ -49,6 +49,7 @@ bench: $(STAMP) ## measure speed and memory; writes docs/benchmarks.md
 	$(BIN)/python bench/bench_linkage.py
 	$(BIN)/python bench/bench_mining.py
 	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_training_memory.py
 	$(BIN)/python bench/bench_history_ceiling.py
 	$(BIN)/python bench/bench_oracle_gap.py
 	$(BIN)/python bench/bench_buying_label.py

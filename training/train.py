@@ -27,10 +27,10 @@ from threadpoolctl import threadpool_limits
 
 from credo.constants import TARGETS
 from credo.features import LABEL_HORIZON_MONTHS
-from credo.labels import LABEL_OF_TARGET, labelled_rows
+from credo.labels import LABEL_OF_TARGET, ROW_UNIT, labelled_rows
 from credo.policy import DEFAULT_POLICY, Policy, parse_policy
 from credo.training import train_target, write_model_artifacts
-from credo.training.compare import DEFAULT_SEARCH_SECONDS, compare_zoo
+from credo.training.compare import DEFAULT_SEARCH_SECONDS, compare_zoo, with_float32_features
 from credo.training.report import build_report, write_report
 from credo.training.train import write_holdout_sample
 
@@ -55,7 +55,7 @@ def read_training_table(directory: Path) -> pd.DataFrame:
     if not files:
         raise FileNotFoundError(f"no .parquet or .csv files in {directory}")
     frames = [pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in files]
-    return pd.concat(frames, ignore_index=True)
+    return with_float32_features(pd.concat(frames, ignore_index=True))
 
 
 def read_hyperparameters(path: Path = HYPERPARAMETERS_FILE) -> dict[str, Any]:
@@ -113,17 +113,15 @@ def out_of_time_split(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] 
     return table[dates.isin(closed)], table[dates == holdout]
 
 
-def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> bool:
-    """The zoo comparison per target on an out-of-time split; False when the table has one snapshot."""
-    split = out_of_time_split(table)
-    if split is None:
-        return False
-    train, holdout = split
+def compare_targets(train: pd.DataFrame, holdout: pd.DataFrame, config: JobConfig, model_dir: Path) -> None:
+    """The zoo comparison per target: trained on `train`'s snapshots, measured on `holdout`'s."""
     results = []
     for target in config.targets:
         label = LABEL_OF_TARGET[target]
         # one row per decision: a customer for credit, a COD order for buying
+        print(f"{target}: building its rows, one per {ROW_UNIT[target]} …")
         target_train, target_holdout = labelled_rows(train, target), labelled_rows(holdout, target)
+        print(f"{target}: {len(target_train):,} training rows, {len(target_holdout):,} holdout rows")
         with threadpool_limits(limits=config.n_threads):
             comparison = compare_zoo(
                 target_train,
@@ -144,7 +142,6 @@ def compare_targets(table: pd.DataFrame, config: JobConfig, model_dir: Path) -> 
     write_report(
         build_report(results, metadata={"validation": "out of time: the latest snapshot"}), model_dir
     )
-    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = Path(os.environ.get("SM_MODEL_DIR", DEFAULT_MODEL_DIR))
     config = parse_hyperparameters(read_hyperparameters(HYPERPARAMETERS_FILE))
     table = read_training_table(train_dir)
-    if compare_targets(table, config, model_dir):
+    split = out_of_time_split(table)
+    print(f"read {len(table):,} rows from {train_dir}")
+    if split is not None:
+        del table  # the split holds every row it needs; at a million customers the table is gigabytes
+        compare_targets(*split, config, model_dir)
         return 0
     for target in config.targets:
         model = train_target(

@@ -305,3 +305,33 @@ def test_given_a_negative_search_budget_then_the_job_names_the_hyperparameter() 
 
     with pytest.raises(ValueError, match="search_seconds"):
         job.parse_hyperparameters({"search_seconds": "-5"})
+
+
+def test_given_a_channel_table_when_the_job_reads_it_then_features_are_float32_and_the_rest_kept(
+    table: pd.DataFrame, tmp_path: Path
+) -> None:
+    spec = importlib.util.spec_from_file_location("credo_training_job_read", REPO / "training" / "train.py")
+    assert spec is not None and spec.loader is not None
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    written = table.assign(snapshot_date=pd.Timestamp("2026-04-01"), token="t-1")
+    written.to_parquet(tmp_path / "part-0.parquet")
+
+    read = job.read_training_table(tmp_path)
+
+    assert (read[list(FEATURE_NAMES)].dtypes == np.float32).all()
+    assert read[LABEL_CREDIT].dtype == written[LABEL_CREDIT].dtype and (read["token"] == "t-1").all()
+    expected = written[list(FEATURE_NAMES)].to_numpy(dtype=np.float32)
+    assert np.array_equal(read[list(FEATURE_NAMES)].to_numpy(), expected, equal_nan=True)
+
+
+def test_given_the_same_values_in_either_memory_order_then_the_data_fingerprint_is_the_same() -> None:
+    from credo.training.train import data_fingerprint
+
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    labels = np.array([0, 1, 0, 1], dtype=np.int64)
+
+    fingerprint = data_fingerprint(np.asfortranarray(values), labels)
+
+    assert fingerprint == data_fingerprint(np.ascontiguousarray(values), labels)
+    assert fingerprint not in {data_fingerprint(values + 1, labels), data_fingerprint(values, 1 - labels)}

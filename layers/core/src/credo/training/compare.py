@@ -93,6 +93,8 @@ def compare_zoo(
         budget_seconds=search_seconds, seed=seed, folds_description=folds_description,
     )  # fmt: skip
     for spec, searched in searches:
+        if progress is not None:  # at a million rows a final fit takes minutes
+            progress(f"{target}: {spec.name} settings chosen; final calibrated fit on {len(y_train):,} rows")
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -284,16 +286,30 @@ def _metadata(
     }
 
 
+def with_float32_features(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with its feature columns in float32, the type the models and their ONNX graphs take.
+
+    The job casts its table so on reading: every copy after it (the split, a COD order's row per
+    order, the models' input) is then half the size of a float64 one.
+    """
+    present = [name for name in FEATURE_NAMES if name in table.columns]
+    return table.astype(dict.fromkeys(present, "float32"))
+
+
 def _labelled(
     table: pd.DataFrame, label_column: str
 ) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.int64]], pd.Series | None, pd.Series | None]:
-    """Features and labels of the labelled rows, with their snapshot dates and customer tokens if present."""
-    rows = table[table[label_column].notna()]
-    snapshots = rows[SNAPSHOT_COLUMN] if SNAPSHOT_COLUMN in rows.columns else None
-    customers = rows[CUSTOMER_COLUMN] if CUSTOMER_COLUMN in rows.columns else None
+    """Features and labels of the labelled rows, with their snapshot dates and customer tokens if present.
+
+    The features are float32, as the models and their ONNX graphs take them: at a million customers'
+    COD orders a float64 copy of every column was 2.6 GB more in the training job's peak.
+    """
+    labelled = table[label_column].notna().to_numpy()
+    snapshots = table.loc[labelled, SNAPSHOT_COLUMN] if SNAPSHOT_COLUMN in table.columns else None
+    customers = table.loc[labelled, CUSTOMER_COLUMN] if CUSTOMER_COLUMN in table.columns else None
     return (
-        rows[list(FEATURE_NAMES)].astype("float64"),
-        rows[label_column].to_numpy(dtype=np.int64),
+        table.loc[labelled, list(FEATURE_NAMES)].astype("float32"),
+        table.loc[labelled, label_column].to_numpy(dtype=np.int64),
         snapshots,
         customers,
     )
