@@ -5,6 +5,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import onnx
@@ -24,6 +25,15 @@ REPO = Path(__file__).resolve().parents[2]
 SEED = 11
 FAST_PARAMS = {"max_iter": 60}
 TRAINED_AT = datetime(2026, 11, 29, 8, 30, 5, tzinfo=UTC)
+
+
+def training_job(module_name: str) -> ModuleType:
+    """training/train.py (the SageMaker entrypoint, outside the package) loaded as `module_name`."""
+    spec = importlib.util.spec_from_file_location(module_name, REPO / "training" / "train.py")
+    assert spec is not None and spec.loader is not None
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    return job
 
 
 def synthetic_table(n_rows: int, seed: int) -> pd.DataFrame:
@@ -187,10 +197,7 @@ def test_given_a_trained_model_when_written_then_onnx_and_card_are_on_disk(
 def test_given_a_sagemaker_channel_and_string_hyperparameters_when_the_job_runs_then_artifacts_are_written(
     table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = importlib.util.spec_from_file_location("credo_training_job", REPO / "training" / "train.py")
-    assert spec is not None and spec.loader is not None
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+    job = training_job("credo_training_job")
     channel = tmp_path / "input" / "train"
     channel.mkdir(parents=True)
     table.to_parquet(channel / "part-0.parquet")
@@ -213,10 +220,7 @@ def test_given_a_sagemaker_channel_and_string_hyperparameters_when_the_job_runs_
 def test_given_several_snapshots_on_an_opt_ml_tree_when_the_job_runs_then_the_zoo_is_compared_out_of_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = importlib.util.spec_from_file_location("credo_training_job_zoo", REPO / "training" / "train.py")
-    assert spec is not None and spec.loader is not None
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+    job = training_job("credo_training_job_zoo")
     opt_ml = tmp_path / "opt" / "ml"
     channel = opt_ml / "input" / "data" / "train"
     channel.mkdir(parents=True)
@@ -298,10 +302,7 @@ def test_given_a_large_holdout_when_its_sample_is_written_then_it_keeps_labelled
 
 
 def test_given_a_negative_search_budget_then_the_job_names_the_hyperparameter() -> None:
-    spec = importlib.util.spec_from_file_location("credo_training_job", REPO / "training" / "train.py")
-    assert spec is not None and spec.loader is not None
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+    job = training_job("credo_training_job")
 
     with pytest.raises(ValueError, match="search_seconds"):
         job.parse_hyperparameters({"search_seconds": "-5"})
@@ -310,10 +311,7 @@ def test_given_a_negative_search_budget_then_the_job_names_the_hyperparameter() 
 def test_given_a_channel_table_when_the_job_reads_it_then_features_are_float32_and_the_rest_kept(
     table: pd.DataFrame, tmp_path: Path
 ) -> None:
-    spec = importlib.util.spec_from_file_location("credo_training_job_read", REPO / "training" / "train.py")
-    assert spec is not None and spec.loader is not None
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
+    job = training_job("credo_training_job_read")
     written = table.assign(snapshot_date=pd.Timestamp("2026-04-01"), token="t-1")
     written.to_parquet(tmp_path / "part-0.parquet")
 
