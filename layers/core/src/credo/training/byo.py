@@ -142,15 +142,14 @@ def _shape(table: PreparedTable) -> str:
     ones, but for a column of many values)."""
     shape = f"{len(table.labels):,} rows; numeric columns: {len(table.numeric)}"
     shape += f"; text columns: {len(table.categorical)}"
-    values = [table.features[c].nunique() for c in table.categorical]  # prepare leaves missing values NaN
-    one_hot = [n for n in values if n <= zoo.MAX_ONE_HOT_VALUES]
+    # the columns the linear models and the network will one-hot encode, picked as their pipeline picks them
+    one_hot = zoo.TextColumns(tuple(table.categorical), many_valued=False)(table.features)
     kinds = []
     if one_hot:
-        kinds.append(
-            f"{sum(one_hot):,} distinct values: one input each for the linear models and the network"
-        )
-    if len(one_hot) < len(values):
-        many = len(values) - len(one_hot)
+        values = sum(zoo.distinct_values(table.features[name]) for name in one_hot)
+        kinds.append(f"{values:,} distinct values: one input each for the linear models and the network")
+    if len(one_hot) < len(table.categorical):
+        many = len(table.categorical) - len(one_hot)
         kinds.append(
             f"{many} of more than {zoo.MAX_ONE_HOT_VALUES} values: one input each, ordered by bad rate"
         )
