@@ -5,6 +5,7 @@ T − 6 months = 2023-12-01, T − 12 months = 2023-06-01). Rows are in the ware
 pseudonymised) shape.
 """
 
+import math
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -464,6 +465,25 @@ def test_given_orders_then_spend_recency_and_breadth_are_as_computed_by_hand(
     assert (late["days_since_last_order"], late["days_since_last_cod_refusal"]) == (None, None)
 
 
+def test_given_orders_in_several_categories_then_value_is_read_against_its_category_over_12_months(
+    world: dict[str, dict[str, Any]],
+) -> None:
+    """Categories' typical values come from every customer's orders placed in the 12 months (rounded to 1e-6).
+
+    fashion is O1 O2 O3 O6 and books O4, all t_buyer's: their deviations sum to 0. home is O5 (300) and
+    E-undone (1.0); mobiles is E-run alone. O11 (after T), O13 and O14 (over 12 months back) are out.
+    """
+    home_typical = (math.log(300) + math.log(1.0)) / 2
+    # t_buyer: six orders, five of them at their category's typical log value in sum, O5 above it
+    assert world["t_buyer"]["order_value_vs_category_in_12months"] == pytest.approx(
+        (math.log(300) - home_typical) / 6, abs=1e-6
+    )
+    assert world["t_emi"]["order_value_vs_category_in_12months"] == pytest.approx(
+        (0 + math.log(1.0) - home_typical) / 2, abs=1e-6
+    )
+    assert world["t_late"]["order_value_vs_category_in_12months"] is None  # no order in the 12 months
+
+
 def test_given_emi_orders_then_only_running_plans_count(world: dict[str, dict[str, Any]]) -> None:
     assert world["t_emi"]["emi_plans_active"] == 1  # E-run; E-done ended, E-undone was cancelled
     assert world["t_buyer"]["emi_plans_active"] == 0
@@ -477,12 +497,15 @@ def test_given_bills_then_repayment_history_and_utilisation_are_as_computed_by_h
     assert late["late_payment_rate_in_12months"] == pytest.approx(2 / 3)
     assert late["bills_30dpd_in_12months"] == 1  # B1, 40 days
     assert late["max_dpd_in_24months"] == 47  # B5, outside the 12 months; B7 is outside the 24
+    assert (late["bills_due_in_24months"], late["bills_late_in_24months"]) == (4, 3)  # and B5; not B7
+    assert late["late_payment_rate_in_24months"] == pytest.approx(3 / 4)
     assert late["postpaid_limit"] == pytest.approx(10_000.0)
     assert late["postpaid_utilisation"] == pytest.approx(3000.0 / 10_000.0)
     assert late["postpaid_account_age_days"] == (AS_OF - date(2023, 1, 1)).days
     overdue = world["t_overdue"]
     assert (overdue["bills_due_in_12months"], overdue["late_payment_rate_in_12months"]) == (1, 1.0)
     assert overdue["bills_30dpd_in_12months"] == 0  # 17 days past due at T
+    assert (overdue["bills_due_in_24months"], overdue["late_payment_rate_in_24months"]) == (1, 1.0)
 
 
 def test_given_ads_then_engagement_counts_clicks_and_purchases_known_before_the_snapshot(
@@ -545,7 +568,8 @@ def test_given_a_customer_without_events_before_the_snapshot_then_exactly_the_do
     missing = {name for name in FEATURE_NAMES if quiet[name] is None}
     assert missing == {f.name for f in FEATURES if f.missing != NEVER_MISSING}
     counts = {
-        "orders_placed_in_12months", "orders_placed_in_6months", "bills_due_in_12months", "emi_plans_active"
+        "orders_placed_in_12months", "orders_placed_in_6months", "bills_due_in_12months",
+        "bills_due_in_24months", "emi_plans_active",
     }  # fmt: skip
     assert all(quiet[name] == 0 for name in counts)
     assert quiet["postpaid_limit"] == 0.0

@@ -8,7 +8,7 @@ docs/features.md is generated from this module: `python -m credo.features > docs
 from dataclasses import dataclass
 from typing import Final
 
-FEATURE_SCHEMA_VERSION: Final = "4"
+FEATURE_SCHEMA_VERSION: Final = "5"
 
 # Sources (warehouse tables) a feature is computed from.
 REGISTRATIONS: Final = "registrations"
@@ -213,6 +213,17 @@ FEATURES: Final[tuple[Feature, ...]] = (
         DAYS_180,
         NO_ORDERS_180,
     ),
+    # raw values mostly tell which categories a customer buys; against its category's, an order's value
+    # tells how much the customer spends
+    Feature(
+        "order_value_vs_category_in_12months",
+        "how pricey the orders placed in the 12 months are for their category: mean natural log of an "
+        "order's value over the geometric mean value of its category's orders (all customers, same 12 "
+        "months); 0 is typical, 0.7 twice the typical",
+        ORDERS,
+        MONTHS_12,
+        "no order placed in the 12 months",
+    ),
     Feature(
         "days_since_last_order",
         "days from the latest order placed in the 12 months to the snapshot",
@@ -250,6 +261,23 @@ FEATURES: Final[tuple[Feature, ...]] = (
         "worst days past due on any bill due in the 24 months, as known at the snapshot",
         PAYMENTS,
         MONTHS_24,
+    ),
+    # a late bill is rarer than a bill a month: 24 months read a customer's discipline better than 12
+    Feature(
+        "bills_due_in_24months", "postpaid/EMI bills that fell due in the 24 months", PAYMENTS, MONTHS_24
+    ),
+    Feature(
+        "bills_late_in_24months",
+        "bills due in the 24 months that were late (paid late or still unpaid after the due date)",
+        PAYMENTS,
+        MONTHS_24,
+    ),
+    Feature(
+        "late_payment_rate_in_24months",
+        "share of bills due in the 24 months that were late",
+        PAYMENTS,
+        MONTHS_24,
+        "no bill fell due in the 24 months",
     ),
     # marketing engagement
     *(

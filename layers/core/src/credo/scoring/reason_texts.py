@@ -24,6 +24,16 @@ def _percent(value: float) -> str:
     return f"{round(100 * value)}%"
 
 
+def _against_typical(log_ratio: float) -> str:
+    """A mean log ratio of order value to the category's typical value, as a share or a multiple."""
+    if log_ratio > math.log(1000):  # exp would overflow on absurd values; no order is this far off
+        return "over 1,000 times"
+    if log_ratio >= math.log(2):
+        return f"{math.exp(log_ratio):,.1f} times"
+    percent = round(100 * abs(math.expm1(log_ratio)))
+    return "at" if percent == 0 else f"{percent}% {'above' if log_ratio > 0 else 'below'}"
+
+
 def _years(value: float) -> str:
     return f"{value:.0f}" if value >= 1 else "less than 1"
 
@@ -164,6 +174,11 @@ REASON_TEXTS: Final[Mapping[str, ValueText | FlagText]] = {
     "order_value_max_in_180days": ValueText(
         "a largest order of {value} in the last 180 days", "no order on record in the last 180 days", _inr
     ),
+    "order_value_vs_category_in_12months": ValueText(
+        "orders in the last 12 months priced {value} the typical order of their category",
+        "no order on record in the last 12 months",
+        _against_typical,
+    ),
     "days_since_last_order": ValueText("last order {value} day{s} ago", "no order in the last 12 months"),
     "days_since_last_cod_refusal": ValueText(
         "a COD order refused {value} day{s} ago", "no COD refusal in the last 12 months"
@@ -182,6 +197,13 @@ REASON_TEXTS: Final[Mapping[str, ValueText | FlagText]] = {
         "{value} bill{s} 30 or more days past due in the last 12 months", NO_BILLS
     ),
     "max_dpd_in_24months": ValueText("a bill {value} day{s} past due in the last 24 months", NO_BILLS),
+    "bills_due_in_24months": ValueText("{value} bill{s} due in the last 24 months", NO_BILLS),
+    "bills_late_in_24months": ValueText("{value} bill{s} paid late in the last 24 months", NO_BILLS),
+    "late_payment_rate_in_24months": ValueText(
+        "{value} of bills in the last 24 months paid late",
+        "no bill due on record in the last 24 months",
+        _percent,
+    ),
     # marketing engagement
     "ads_received_in_180days": ValueText("{value} ad{s} received in the last 180 days", NO_ADS),
     "ad_clicks_in_180days": ValueText("{value} ad{s} clicked in the last 180 days", NO_ADS),

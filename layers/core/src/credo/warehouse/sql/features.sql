@@ -105,6 +105,18 @@ order_facts AS (
     WHERE o.placed_at < s.as_of
 ),
 
+-- the typical (geometric mean) value of each category's orders, over every customer's orders placed
+-- in the 12 months: how pricey a customer's orders are shows against their own category's, since
+-- raw values mostly tell which categories a customer buys
+category_values AS (
+    SELECT
+        f.category,
+        AVG(LN(f.amount)) AS log_value_mean
+    FROM order_facts AS f
+    WHERE f.in_12m = 1 AND f.amount > 0
+    GROUP BY f.category
+),
+
 -- order outcomes, spend, recency and breadth per customer
 order_stats AS (
     SELECT
@@ -147,6 +159,8 @@ order_stats AS (
         AVG(CASE WHEN f.in_180d = 1 THEN f.amount END) AS value_mean_180d,
         MAX(CASE WHEN f.in_180d = 1 THEN f.amount END) AS value_max_180d,
         COUNT(DISTINCT CASE WHEN f.in_180d = 1 THEN f.category END) AS categories_180d,
+        AVG(CASE WHEN f.in_12m = 1 AND f.amount > 0 THEN LN(f.amount) - v.log_value_mean END)
+            AS value_vs_category_12m,
         MAX(CASE WHEN f.in_12m = 1 THEN f.placed_at END) AS last_order_at,
         -- a refusal is known from the moment its status was set
         MAX(
@@ -154,6 +168,7 @@ order_stats AS (
         ) AS last_cod_refusal_at,
         COUNT(CASE WHEN f.emi_running = 1 THEN 1 END) AS emi_plans_active
     FROM order_facts AS f
+    LEFT JOIN category_values AS v ON v.category = f.category
     GROUP BY f.token
 ),
 
@@ -190,6 +205,9 @@ bill_facts AS (
         CASE
             WHEN b.due_date >= DATEADD(month, -12, s.as_of) AND b.due_date < s.as_of THEN 1 ELSE 0
         END AS due_in_12m,
+        CASE
+            WHEN b.due_date >= DATEADD(month, -24, s.as_of) AND b.due_date < s.as_of THEN 1 ELSE 0
+        END AS due_in_24m,
         DATEADD(day, 90, b.due_date) AS reaches_90_dpd_at
     FROM payments AS b
     CROSS JOIN snapshot AS s
@@ -210,6 +228,9 @@ bills AS (
         COUNT(CASE WHEN f.due_in_12m = 1 THEN 1 END) AS bills_due,
         COUNT(CASE WHEN f.due_in_12m = 1 AND f.dpd_at_snapshot > 0 THEN 1 END) AS bills_late,
         COUNT(CASE WHEN f.due_in_12m = 1 AND f.dpd_at_snapshot >= 30 THEN 1 END) AS bills_30dpd,
+        -- lateness is rarer than a bill a month: 24 months read a customer's discipline better
+        COUNT(CASE WHEN f.due_in_24m = 1 THEN 1 END) AS bills_due_24m,
+        COUNT(CASE WHEN f.due_in_24m = 1 AND f.dpd_at_snapshot > 0 THEN 1 END) AS bills_late_24m,
         MAX(CASE WHEN f.due_in_12m = 1 THEN f.dpd_at_snapshot ELSE 0 END) AS max_dpd,
         MAX(
             CASE
@@ -379,6 +400,8 @@ assembled AS (
         -- spend, recency, breadth
         CAST(o.value_mean_180d AS DOUBLE PRECISION) AS order_value_mean_in_180days,
         CAST(o.value_max_180d AS DOUBLE PRECISION) AS order_value_max_in_180days,
+        -- rounded: a sum of logarithms changes in its last bits with the order the engine adds them in
+        ROUND(CAST(o.value_vs_category_12m AS DOUBLE PRECISION), 6) AS order_value_vs_category_in_12months,
         CAST(DATEDIFF(day, o.last_order_at, c.as_of) AS INTEGER) AS days_since_last_order,
         CAST(DATEDIFF(day, o.last_cod_refusal_at, c.as_of) AS INTEGER) AS days_since_last_cod_refusal,
         CAST(COALESCE(o.categories_180d, 0) AS INTEGER) AS categories_in_180days,
@@ -387,6 +410,9 @@ assembled AS (
         CAST(b.bills_late AS DOUBLE PRECISION) / NULLIF(b.bills_due, 0) AS late_payment_rate_in_12months,
         CAST(COALESCE(b.bills_30dpd, 0) AS INTEGER) AS bills_30dpd_in_12months,
         CAST(COALESCE(b.max_dpd_24m, 0) AS INTEGER) AS max_dpd_in_24months,
+        CAST(COALESCE(b.bills_due_24m, 0) AS INTEGER) AS bills_due_in_24months,
+        CAST(COALESCE(b.bills_late_24m, 0) AS INTEGER) AS bills_late_in_24months,
+        CAST(b.bills_late_24m AS DOUBLE PRECISION) / NULLIF(b.bills_due_24m, 0) AS late_payment_rate_in_24months,
         -- marketing: NULL when the customer never got an ad
         CAST(a.sent_180d AS INTEGER) AS ads_received_in_180days,
         CAST(a.clicked_180d AS INTEGER) AS ad_clicks_in_180days,
@@ -474,6 +500,7 @@ SELECT
     cod_share_in_180days,
     order_value_mean_in_180days,
     order_value_max_in_180days,
+    order_value_vs_category_in_12months,
     days_since_last_order,
     days_since_last_cod_refusal,
     categories_in_180days,
@@ -481,6 +508,9 @@ SELECT
     late_payment_rate_in_12months,
     bills_30dpd_in_12months,
     max_dpd_in_24months,
+    bills_due_in_24months,
+    bills_late_in_24months,
+    late_payment_rate_in_24months,
     ads_received_in_180days,
     ad_clicks_in_180days,
     ad_click_rate_in_180days,
