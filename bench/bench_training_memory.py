@@ -53,7 +53,7 @@ def phase_of(line: str, current: str) -> str:
     """The phase the job's log line starts (or `current` when the line starts none)."""
     if "building its rows" in line:
         return f"{line.split(':')[0]}: building its rows"
-    if " training rows, " in line:
+    if " training rows" in line and " holdout rows" in line:
         return f"{line.split(':')[0]}: its features as the models take them, searching the first model"
     if "final calibrated fit on" in line:
         target, model = line.split(":")[0], line.split(":")[1].split()[0]

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from credo.constants import TARGETS
 from credo.features import LABEL_HORIZON_MONTHS
-from credo.labels import LABEL_OF_TARGET, ROW_UNIT, labelled_rows
+from credo.labels import LABEL_OF_TARGET, ROW_UNIT, ROW_WEIGHT, labelled_rows
 from credo.policy import DEFAULT_POLICY, Policy, parse_policy
 from credo.training import train_target, write_model_artifacts
 from credo.training.compare import DEFAULT_SEARCH_SECONDS, compare_zoo, with_float32_features
@@ -118,10 +118,18 @@ def compare_targets(train: pd.DataFrame, holdout: pd.DataFrame, config: JobConfi
     results = []
     for target in config.targets:
         label = LABEL_OF_TARGET[target]
-        # one row per decision: a customer for credit, a COD order for buying
+        # measured on one row per decision (a customer for credit, a COD order for buying); fitted on
+        # weighted rows, one per outcome and customer snapshot, which stand for the same decisions
         print(f"{target}: building its rows, one per {ROW_UNIT[target]} …")
-        target_train, target_holdout = labelled_rows(train, target), labelled_rows(holdout, target)
-        print(f"{target}: {len(target_train):,} training rows, {len(target_holdout):,} holdout rows")
+        target_train = labelled_rows(train, target, weighted=True)
+        target_holdout = labelled_rows(holdout, target)
+        stands_for = (
+            f" standing for {round(target_train[ROW_WEIGHT].sum()):,} {ROW_UNIT[target]}s"
+            if ROW_WEIGHT in target_train
+            else ""
+        )
+        holdout_rows = f"{len(target_holdout):,} holdout rows"
+        print(f"{target}: {len(target_train):,} training rows{stands_for}, {holdout_rows}")
         with threadpool_limits(limits=config.n_threads):
             comparison = compare_zoo(
                 target_train,

@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from credo.features import FEATURE_NAMES, LABEL_CREDIT
+from credo.features import (
+    FEATURE_NAMES,
+    LABEL_BUYING,
+    LABEL_BUYING_COD_ORDERS,
+    LABEL_BUYING_FAILED_ORDERS,
+    LABEL_CREDIT,
+)
+from credo.labels import labelled_rows
 from credo.scoring.model import ScoringModel
 from credo.training.compare import MIN_DISTINCT_SCORES, ZooComparison, _select, compare_zoo
 from credo.training.report import build_report
@@ -131,3 +138,50 @@ def test_given_no_model_whose_scores_spread_then_the_best_auc_ships_and_the_reas
 
     assert selected == "mlp"
     assert "so none was left out" in reason and "mlp (1), decision_tree (3)" in reason
+
+
+def cod_snapshots(n_customers: int, snapshots: list[str], seed: int) -> pd.DataFrame:
+    """Customer snapshots with their COD orders ahead and the failed ones, which follow late bills."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for snapshot_date in snapshots:
+        part = snapshot(n_customers, seed + len(parts)).drop(columns=[LABEL_CREDIT])
+        orders = 1 + rng.poisson(2.0, n_customers)
+        p_fail = 1 / (1 + np.exp(-(-2.0 + 0.6 * part["bills_late_in_12months"].to_numpy())))
+        part[LABEL_BUYING_COD_ORDERS] = orders.astype(float)
+        part[LABEL_BUYING_FAILED_ORDERS] = rng.binomial(orders, p_fail).astype(float)
+        part["token"] = [f"c{i}" for i in range(n_customers)]
+        part["snapshot_date"] = snapshot_date
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_given_weighted_rows_then_the_model_learns_what_it_would_from_one_row_per_order() -> None:
+    """Logistic regression's likelihood, its sigmoid's and the customer-kept calibration folds are the
+    same for a customer snapshot's copies and for its two weighted rows, so the fits agree (to the
+    solver's tolerance; the F1 threshold, an argmax, may then pick a neighbouring cut)."""
+    train = cod_snapshots(600, ["2024-01-01", "2024-02-01", "2024-03-01"], 11)
+    holdout = labelled_rows(cod_snapshots(600, ["2024-09-01"], 12), "buying")
+    fits = {}
+    for weighted in (False, True):
+        fits[weighted] = compare_zoo(
+            labelled_rows(train, "buying", weighted=weighted), holdout, "buying", LABEL_BUYING,
+            seed=3, models=("logistic_regression",), search_seconds=0.0,
+        )  # fmt: skip
+    copies, weighted = (fits[w].result.models[0] for w in (False, True))
+
+    assert len(labelled_rows(train, "buying", weighted=True)) < len(labelled_rows(train, "buying")) / 1.3
+    assert np.abs(weighted.p_bad - copies.p_bad).max() < 1e-3
+    auc = {w: fits[w].table[0]["roc_auc"] for w in (False, True)}
+    assert auc[True] == pytest.approx(auc[False], abs=1e-3)
+    assert fits[True].selected.model_card["rows"]["train"] == len(labelled_rows(train, "buying"))
+
+
+def test_given_a_weighted_holdout_then_a_clear_error() -> None:
+    table = cod_snapshots(200, ["2024-01-01", "2024-09-01"], 13)
+    train, holdout = (table[table["snapshot_date"] == day] for day in ("2024-01-01", "2024-09-01"))
+    with pytest.raises(ValueError, match="one row per decision"):
+        compare_zoo(
+            labelled_rows(train, "buying", weighted=True), labelled_rows(holdout, "buying", weighted=True),
+            "buying", LABEL_BUYING, seed=3, models=("logistic_regression",), search_seconds=0.0,
+        )  # fmt: skip

@@ -323,7 +323,7 @@ def test_given_a_channel_table_when_the_job_reads_it_then_features_are_float32_a
     assert np.array_equal(read[list(FEATURE_NAMES)].to_numpy(), expected, equal_nan=True)
 
 
-def test_given_the_same_values_in_either_memory_order_then_the_data_fingerprint_is_the_same() -> None:
+def test_given_either_memory_order_then_the_fingerprint_is_the_same_and_weights_change_it() -> None:
     from credo.training.train import data_fingerprint
 
     values = np.arange(12, dtype=np.float32).reshape(4, 3)
@@ -333,3 +333,6 @@ def test_given_the_same_values_in_either_memory_order_then_the_data_fingerprint_
 
     assert fingerprint == data_fingerprint(np.ascontiguousarray(values), labels)
     assert fingerprint not in {data_fingerprint(values + 1, labels), data_fingerprint(values, 1 - labels)}
+    weights = np.arange(1.0, len(labels) + 1)
+    weighted = data_fingerprint(values, labels, weights)
+    assert weighted != fingerprint and weighted != data_fingerprint(values, labels, weights + 1)

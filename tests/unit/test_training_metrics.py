@@ -138,6 +138,16 @@ def test_given_tied_probabilities_then_best_f1_threshold_flags_the_whole_tie() -
     assert classification_metrics(y, p, threshold=threshold)["f1"] == pytest.approx(0.8)
 
 
+def test_given_weighted_rows_then_best_f1_threshold_is_the_one_of_their_copies() -> None:
+    rng = np.random.default_rng(5)
+    p = np.round(rng.random(60), 2)  # ties too
+    y = (rng.random(60) < p).astype(int)
+    weights = rng.integers(1, 5, 60)
+    copies = np.repeat(np.arange(60), weights)
+
+    assert best_f1_threshold(y, p, sample_weight=weights) == best_f1_threshold(y[copies], p[copies])
+
+
 def test_given_large_sample_when_curves_then_downsampled_with_endpoints() -> None:
     y, p = population(5000, seed=1)
 

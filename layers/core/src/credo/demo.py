@@ -293,8 +293,9 @@ def _train_and_register(
     registry = ModelRegistry.for_bucket(settings.model_bucket)
     summaries, thresholds, comparisons = {}, {}, []
     for target, label in LABEL_OF_TARGET.items():
-        # one row per decision: a customer for credit, a COD order for buying
-        rows, test = labelled_rows(train_table, target), labelled_rows(holdout_table, target)
+        # measured per decision (a customer for credit, a COD order for buying); fitted on weighted rows
+        rows = labelled_rows(train_table, target, weighted=True)
+        test = labelled_rows(holdout_table, target)
         oracle = world["realism"][REALISM_KEYS[target]][holdout.isoformat()]["oracle_auc"]
         with threadpool_limits(limits=1):  # the forests' workers would oversubscribe two cores
             comparison = compare_zoo(

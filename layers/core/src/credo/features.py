@@ -408,7 +408,9 @@ LABEL_DEFINITIONS: Final[dict[str, str]] = {
     LABEL_BUYING: (
         "the buying model's label, one per COD order: the training rows repeat the customer's row once "
         f"per order counted in `{LABEL_BUYING_COD_ORDERS}`, and `{LABEL_BUYING_FAILED_ORDERS}` of the "
-        "copies are 1 (credo.labels). The checkout decides COD one order at a time, and the "
+        "copies are 1 (credo.labels; the training job fits on the same orders as two weighted rows "
+        "per customer snapshot, its failed and its good ones). The checkout decides COD one order at "
+        "a time, and the "
         "policy prices a failure as one parcel; a per-customer label ('any COD order failed') grows with "
         "how many orders a customer places and turned loyal shoppers away. Not a column of the feature "
         "table."

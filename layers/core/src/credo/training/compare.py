@@ -22,6 +22,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
+from credo.labels import ROW_WEIGHT
 from credo.policy import Economics
 from credo.scoring import model as contract
 from credo.scoring.scale import scale_parameters
@@ -77,37 +78,44 @@ def compare_zoo(
     its share of `search_seconds` (0: the zoo's own settings, still cross-validated). `costs` (the
     policy's economics for the target; DEFAULT_POLICY's when None) price the threshold proposal.
     """
-    x_train, y_train, train_snapshots, train_customers = _labelled(train, label_column)
-    x_holdout, y_holdout, _, _ = _labelled(holdout, label_column)
+    fitting = _labelled(train, label_column)
+    x_train, y_train, w_train = fitting.features, fitting.labels, fitting.weights
+    measuring = _labelled(holdout, label_column)
+    if measuring.weights is not None:
+        raise ValueError(f"the holdout must hold one row per decision, not weighted rows ({ROW_WEIGHT})")
+    x_holdout, y_holdout = measuring.features, measuring.labels
     folds, folds_description = search.time_ordered_folds(
-        train_snapshots, y_train, seed=seed, customers=train_customers
+        fitting.snapshots, y_train, seed=seed, customers=fitting.customers
     )
+    decisions = len(y_train) if w_train is None else round(float(w_train.sum()))
     trained_at = datetime.now(UTC)
-    version = model_version_for(target, trained_at, data_fingerprint(_matrix(x_train), y_train))
+    version = model_version_for(target, trained_at, data_fingerprint(_matrix(x_train), y_train, w_train))
     baselines = reason_baselines(x_train, y_train)
     specs = [zoo.model_spec(name) for name in models] if models else list(zoo.ZOO)
     fitted: dict[str, tuple[Pipeline, bytes]] = {}
     results, rows = [], []
     searches = search.search_each(
         specs, x_train, y_train, FEATURE_NAMES, (), folds,
-        budget_seconds=search_seconds, seed=seed, folds_description=folds_description,
+        budget_seconds=search_seconds, seed=seed, folds_description=folds_description, weights=w_train,
     )  # fmt: skip
+    fit_rows = f"{len(y_train):,} rows" + ("" if w_train is None else f" for {decisions:,} decisions")
     for spec, searched in searches:
         if progress is not None:  # at a million rows a final fit takes minutes
-            progress(f"{target}: {spec.name} settings chosen; final calibrated fit on {len(y_train):,} rows")
+            progress(f"{target}: {spec.name} settings chosen; final calibrated fit on {fit_rows}")
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             pipeline = zoo.fit_zoo_model(
                 spec, x_train, y_train, FEATURE_NAMES, (), seed=seed, params=searched.best.params,
-                customers=train_customers,
+                customers=fitting.customers, sample_weight=w_train,
             )  # fmt: skip
         fit_seconds = time.perf_counter() - started
         # the report says so instead of a console full of warnings
         unconverged = any(issubclass(w.category, ConvergenceWarning) for w in caught)
         notes = spec.notes + (" Stopped at its iteration limit before converging." if unconverged else "")
         p_holdout = pipeline.predict_proba(_matrix(x_holdout))[:, 1]
-        threshold = metrics.best_f1_threshold(y_train, pipeline.predict_proba(_matrix(x_train))[:, 1])
+        p_train = pipeline.predict_proba(_matrix(x_train))[:, 1]
+        threshold = metrics.best_f1_threshold(y_train, p_train, sample_weight=w_train)
         figures = metrics.classification_metrics(y_holdout, p_holdout, threshold=threshold)
         # every candidate is exported as it would ship, so the selected one is not converted twice
         metadata = _metadata(target, version, label_column, trained_at, baselines)
@@ -157,7 +165,7 @@ def compare_zoo(
     results = [replace(r, feature_importances=importances) if r.name == selected else r for r in results]
     shipped = _package(
         pipeline, onnx_bytes, target, label_column, version, trained_at, x_holdout, rows, selected, reason,
-        len(y_train), baselines,
+        decisions, baselines,
     )  # fmt: skip
     result = TargetResult(
         target=target,
@@ -296,22 +304,34 @@ def with_float32_features(table: pd.DataFrame) -> pd.DataFrame:
     return table.astype(dict.fromkeys(present, "float32"))
 
 
-def _labelled(
-    table: pd.DataFrame, label_column: str
-) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.int64]], pd.Series | None, pd.Series | None]:
-    """Features and labels of the labelled rows, with their snapshot dates and customer tokens if present.
+@dataclass(frozen=True)
+class _Labelled:
+    features: pd.DataFrame
+    labels: np.ndarray[Any, np.dtype[np.int64]]
+    snapshots: pd.Series | None
+    customers: pd.Series | None
+    weights: np.ndarray[Any, np.dtype[np.float64]] | None  # decisions per row (credo.labels.ROW_WEIGHT)
 
-    The features are float32, as the models and their ONNX graphs take them: at a million customers'
-    COD orders (5 million rows of 70 features) a float64 copy is 2.8 GB, this one half of it.
+
+def _labelled(table: pd.DataFrame, label_column: str) -> _Labelled:
+    """Features and labels of the labelled rows, with their snapshot dates, customer tokens and row
+    weights where the table has them.
+
+    The features are float32, as the models and their ONNX graphs take them: at a million customers,
+    buying's 2.1 million weighted rows of 70 features are 1.2 GB in float64, half of it in float32.
     """
     labelled = table[label_column].notna().to_numpy()
-    snapshots = table.loc[labelled, SNAPSHOT_COLUMN] if SNAPSHOT_COLUMN in table.columns else None
-    customers = table.loc[labelled, CUSTOMER_COLUMN] if CUSTOMER_COLUMN in table.columns else None
-    return (
-        table.loc[labelled, list(FEATURE_NAMES)].astype("float32"),
-        table.loc[labelled, label_column].to_numpy(dtype=np.int64),
-        snapshots,
-        customers,
+
+    def column(name: str) -> pd.Series | None:
+        return table.loc[labelled, name] if name in table.columns else None
+
+    weights = column(ROW_WEIGHT)
+    return _Labelled(
+        features=table.loc[labelled, list(FEATURE_NAMES)].astype("float32"),
+        labels=table.loc[labelled, label_column].to_numpy(dtype=np.int64),
+        snapshots=column(SNAPSHOT_COLUMN),
+        customers=column(CUSTOMER_COLUMN),
+        weights=None if weights is None else weights.to_numpy(dtype=np.float64),
     )
 
 

@@ -62,16 +62,22 @@ def expected_calibration_error(y_true: npt.ArrayLike, p_bad: npt.ArrayLike) -> f
     return float(sum(len(b) / y.size * abs(p[b].mean() - y[b].mean()) for b in _equal_count_bins(p)))
 
 
-def best_f1_threshold(y_true: npt.ArrayLike, p_bad: npt.ArrayLike) -> float:
-    """The predicted probability that, used as threshold, gives the highest F1 (0.5 when there is no bad)."""
+def best_f1_threshold(
+    y_true: npt.ArrayLike, p_bad: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None
+) -> float:
+    """The predicted probability that, used as threshold, gives the highest F1 (0.5 when there is no bad).
+
+    With `sample_weight`, a row counts as that many rows (a weighted row of several COD orders).
+    """
     y, p = _validated(y_true, p_bad)
-    positives = int(y.sum())
+    w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    positives = float(np.sum(w * y))
     if positives == 0:
         return DEFAULT_THRESHOLD
     order = np.argsort(-p, kind="stable")
-    p_sorted, y_sorted = p[order], y[order]
-    tp = np.cumsum(y_sorted)
-    fp = np.cumsum(1 - y_sorted)
+    p_sorted, y_sorted, w_sorted = p[order], y[order], w[order]
+    tp = np.cumsum(w_sorted * y_sorted)
+    fp = np.cumsum(w_sorted * (1 - y_sorted))
     f1 = 2.0 * tp / (tp + fp + positives)  # 2TP / (2TP + FP + FN), as TP + FN = positives
     # "p >= t" flags a whole group of tied probabilities at once: only a group's last row is reachable.
     last_of_tie_group = np.r_[p_sorted[1:] != p_sorted[:-1], True]

@@ -10,6 +10,9 @@ model ships with is monotone, so it cannot change the ranking, and skipping it m
 four times cheaper. The zoo's own settings are always the first candidate, so a search that runs
 out of time still has a measured answer; the others are drawn from the model's search space in a
 seeded order and started only while the model's share of the budget lasts.
+
+Weighted rows (credo.labels: one row per outcome standing for several COD orders) are fitted and
+scored with their weights, so a fold ranks settings as it would on one row per order.
 """
 
 import time
@@ -143,6 +146,7 @@ def search_each(
     budget_seconds: float,
     seed: int,
     folds_description: str = "",
+    weights: npt.NDArray[np.float64] | None = None,
 ) -> Iterator[tuple[ModelSpec, SearchResult]]:
     """Search each model in turn within an equal share of what is left of `budget_seconds`.
 
@@ -156,7 +160,7 @@ def search_each(
             warnings.simplefilter("ignore", ConvergenceWarning)  # candidates' fits; the final fit reports it
             result = search(
                 spec, frame, labels, numeric, categorical, folds,
-                budget_seconds=share, seed=seed, folds_description=folds_description,
+                budget_seconds=share, seed=seed, folds_description=folds_description, weights=weights,
             )  # fmt: skip
         yield spec, result
 
@@ -172,6 +176,7 @@ def search(
     budget_seconds: float,
     seed: int,
     folds_description: str = "",
+    weights: npt.NDArray[np.float64] | None = None,
 ) -> SearchResult:
     """Try the zoo settings, then sampled settings while the budget lasts; return the best mean AUC."""
     y = np.asarray(labels, dtype=np.int64)
@@ -187,7 +192,7 @@ def search(
         slowest = max((c.seconds for c in tried), default=0.0)
         if tried and elapsed + slowest > budget_seconds:
             break  # the next candidate would likely overrun this model's share
-        tried.append(_evaluate(spec, params, frame, y, numeric, categorical, capped, seed))
+        tried.append(_evaluate(spec, params, frame, y, numeric, categorical, capped, seed, weights))
     best = max(tried, key=lambda c: c.cv_auc)
     return SearchResult(
         best=best,
@@ -209,14 +214,17 @@ def _evaluate(
     categorical: Sequence[str],
     folds: Sequence[Fold],
     seed: int,
+    weights: npt.NDArray[np.float64] | None = None,
 ) -> Candidate:
     started = time.perf_counter()
     aucs = []
     for train, valid in folds:
         pipeline = _uncalibrated(spec.build(numeric, categorical, seed=seed), params)
-        pipeline.fit(model_input(frame.iloc[train], numeric, categorical), y[train])
+        fit_weights = {} if weights is None else {"model__sample_weight": weights[train]}
+        pipeline.fit(model_input(frame.iloc[train], numeric, categorical), y[train], **fit_weights)
         score = _ranking_score(pipeline, model_input(frame.iloc[valid], numeric, categorical))
-        aucs.append(float(roc_auc_score(y[valid], score)))
+        valid_weights = None if weights is None else weights[valid]
+        aucs.append(float(roc_auc_score(y[valid], score, sample_weight=valid_weights)))
     return Candidate(
         params=params,
         cv_auc=float(np.mean(aucs)),

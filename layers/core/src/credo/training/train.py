@@ -157,12 +157,19 @@ def model_version_for(target: str, trained_at: datetime, data_hash: str) -> str:
     return f"{target}-{trained_at.astimezone(UTC):%Y%m%d%H%M%S}-{data_hash}"
 
 
-def data_fingerprint(features: npt.NDArray[np.float32], labels: npt.NDArray[np.int64]) -> str:
-    """Short, stable hash of exactly the rows a model learnt from (same data → same hash)."""
+def data_fingerprint(
+    features: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64] | None = None,
+) -> str:
+    """Short, stable hash of exactly the rows a model learnt from, and their weights if any (same data →
+    same hash)."""
     digest = hashlib.sha256()
-    # the array's own buffer: tobytes() would copy it (1.3 GB for a million customers' COD orders)
+    # the array's own buffer: tobytes() would copy it (gigabytes at a million customers)
     digest.update(memoryview(np.ascontiguousarray(features)))
     digest.update(memoryview(np.ascontiguousarray(labels)))
+    if weights is not None:
+        digest.update(memoryview(np.ascontiguousarray(weights)))
     return digest.hexdigest()[:10]
 
 

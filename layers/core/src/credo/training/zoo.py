@@ -328,6 +328,7 @@ def fit_zoo_model(
     seed: int,
     params: Mapping[str, Any] | None = None,
     customers: npt.ArrayLike | None = None,
+    sample_weight: npt.ArrayLike | None = None,
 ) -> Pipeline:
     """Build and fit `spec` on the rows (a seeded random sample when the spec caps its rows).
 
@@ -335,6 +336,7 @@ def fit_zoo_model(
     With `customers` (one id per row), each customer's rows sit in one calibration fold: a customer's
     snapshots, or its COD orders' copies of one row, would otherwise let the sigmoid be fitted on
     scores of rows the classifier learnt from, which look more certain than new customers' scores.
+    `sample_weight` (one per row) weighs both the classifier's fit and its sigmoid's.
     """
     y = np.asarray(labels, dtype=np.int64)
     rows = np.arange(len(frame))
@@ -350,7 +352,9 @@ def fit_zoo_model(
         folds = _calibration_folds(np.asarray(customers)[rows], y[rows], seed)
         if folds:
             pipeline.set_params(model__cv=folds)
-    return pipeline.fit(x, y[rows])
+    if sample_weight is None:
+        return pipeline.fit(x, y[rows])
+    return pipeline.fit(x, y[rows], model__sample_weight=np.asarray(sample_weight, dtype=np.float64)[rows])
 
 
 def customer_folds(customers: npt.ArrayLike, folds: int, seed: int) -> npt.NDArray[np.int64]:
