@@ -78,6 +78,9 @@ order_facts AS (
         CASE WHEN o.placed_at >= DATEADD(month, -12, s.as_of) THEN 1 ELSE 0 END AS in_12m,
         CASE WHEN o.placed_at >= DATEADD(month, -24, s.as_of) THEN 1 ELSE 0 END AS in_24m,
         CASE
+            WHEN o.placed_at >= DATEADD(month, -12, s.as_of) AND o.amount > 0 THEN LN(o.amount)
+        END AS log_value_12m,
+        CASE
             WHEN o.updated_at < s.as_of AND o.status = 'cancelled_before_dispatch' THEN 1 ELSE 0
         END AS cancelled_before_dispatch,
         CASE
@@ -111,9 +114,8 @@ order_facts AS (
 category_values AS (
     SELECT
         f.category,
-        AVG(LN(f.amount)) AS log_value_mean
+        AVG(f.log_value_12m) AS log_value_mean
     FROM order_facts AS f
-    WHERE f.in_12m = 1 AND f.amount > 0
     GROUP BY f.category
 ),
 
@@ -159,8 +161,7 @@ order_stats AS (
         AVG(CASE WHEN f.in_180d = 1 THEN f.amount END) AS value_mean_180d,
         MAX(CASE WHEN f.in_180d = 1 THEN f.amount END) AS value_max_180d,
         COUNT(DISTINCT CASE WHEN f.in_180d = 1 THEN f.category END) AS categories_180d,
-        AVG(CASE WHEN f.in_12m = 1 AND f.amount > 0 THEN LN(f.amount) - v.log_value_mean END)
-            AS value_vs_category_12m,
+        AVG(f.log_value_12m - v.log_value_mean) AS value_vs_category_12m,
         MAX(CASE WHEN f.in_12m = 1 THEN f.placed_at END) AS last_order_at,
         -- a refusal is known from the moment its status was set
         MAX(
