@@ -30,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import ParameterSampler, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from credo.training.zoo import ModelSpec, customer_folds, model_input
+from credo.training.zoo import ModelSpec, customer_folds, model_input, weight_params
 
 MAX_FOLDS: Final = 3
 MAX_CANDIDATES: Final = 12
@@ -220,8 +220,8 @@ def _evaluate(
     aucs = []
     for train, valid in folds:
         pipeline = _uncalibrated(spec.build(numeric, categorical, seed=seed), params)
-        fit_weights = {} if weights is None else {"model__sample_weight": weights[train]}
-        pipeline.fit(model_input(frame.iloc[train], numeric, categorical), y[train], **fit_weights)
+        x_train = model_input(frame.iloc[train], numeric, categorical)
+        pipeline.fit(x_train, y[train], **weight_params(weights, train))
         score = _ranking_score(pipeline, model_input(frame.iloc[valid], numeric, categorical))
         valid_weights = None if weights is None else weights[valid]
         aucs.append(float(roc_auc_score(y[valid], score, sample_weight=valid_weights)))

@@ -352,9 +352,14 @@ def fit_zoo_model(
         folds = _calibration_folds(np.asarray(customers)[rows], y[rows], seed)
         if folds:
             pipeline.set_params(model__cv=folds)
+    return pipeline.fit(x, y[rows], **weight_params(sample_weight, rows))
+
+
+def weight_params(sample_weight: npt.ArrayLike | None, rows: npt.NDArray[np.int64]) -> dict[str, Any]:
+    """The fit parameters that pass `rows`' weights to a zoo pipeline's classifier step (none without)."""
     if sample_weight is None:
-        return pipeline.fit(x, y[rows])
-    return pipeline.fit(x, y[rows], model__sample_weight=np.asarray(sample_weight, dtype=np.float64)[rows])
+        return {}
+    return {"model__sample_weight": np.asarray(sample_weight, dtype=np.float64)[rows]}
 
 
 def customer_folds(customers: npt.ArrayLike, folds: int, seed: int) -> npt.NDArray[np.int64]:
