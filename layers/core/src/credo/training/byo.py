@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from sklearn.model_selection import StratifiedKFold, TimeSeriesSplit
 
 from credo.constants import TABLE_SEARCH_SECONDS
@@ -94,7 +95,11 @@ def train_table(
             specs, table.features, table.labels, table.numeric, table.categorical, folds,
             budget_seconds=search_seconds, seed=seed, folds_description=f"{len(folds)} {validation} folds",
         )  # fmt: skip
-    results = [_cross_validate(spec, table, folds, seed, progress, found) for spec, found in searches]
+    # the rows as the models see them, built once: each fold's predictions take its slice
+    model_rows = zoo.model_input(table.features, table.numeric, table.categorical)
+    results = [
+        _cross_validate(spec, table, model_rows, folds, seed, progress, found) for spec, found in searches
+    ]
     fold_sizes = [len(test) for _, test in folds]
     summary = {
         r.name: {**_summary(r), "distinct_scores": _fewest_distinct_scores(r, fold_sizes)} for r in results
@@ -161,6 +166,7 @@ def _shape(table: PreparedTable) -> str:
 def _cross_validate(
     spec: zoo.ModelSpec,
     table: PreparedTable,
+    model_rows: zoo.ModelInput,
     folds: Folds,
     seed: int,
     progress: Any,
@@ -182,11 +188,10 @@ def _cross_validate(
         seconds += fold_seconds
         if fold_seconds >= SLOW_FOLD_SECONDS:  # a big table: say it is still going
             progress(f"    {spec.name}: fold {number} of {len(folds)} fitted in {fold_seconds:.0f} s")
-        x_test = zoo.model_input(table.features.iloc[test], table.numeric, table.categorical)
-        p = pipeline.predict_proba(x_test)[:, 1]
-        x_train = zoo.model_input(table.features.iloc[train], table.numeric, table.categorical)
+        p = pipeline.predict_proba(_take(model_rows, test))[:, 1]
         # the F1 threshold is chosen on the training rows, so the fold's F1 is honest
-        threshold = metrics.best_f1_threshold(table.labels[train], pipeline.predict_proba(x_train)[:, 1])
+        p_train = pipeline.predict_proba(_take(model_rows, train))[:, 1]
+        threshold = metrics.best_f1_threshold(table.labels[train], p_train)
         figures = metrics.classification_metrics(table.labels[test], p, threshold=threshold)
         for name in SUMMARY_METRICS:
             value = figures[name]
@@ -206,6 +211,11 @@ def _cross_validate(
         notes=spec.notes,
         search=searched.summary() if searched is not None else {},
     )
+
+
+def _take(model_rows: zoo.ModelInput, rows: npt.NDArray[np.int64]) -> zoo.ModelInput:
+    """Some of the model's input rows, by position (a float32 array, or a frame with text columns)."""
+    return model_rows.iloc[rows] if isinstance(model_rows, pd.DataFrame) else model_rows[rows]
 
 
 def _fewest_distinct_scores(result: ModelResult, fold_sizes: Sequence[int]) -> int:
