@@ -140,7 +140,9 @@ def _markdown(results: list[dict[str, Any]]) -> str:
         "`.venv/bin/python bench/bench_training_memory.py` — the SageMaker entrypoint (training/train.py) "
         "as a child process on the synthetic world's labelled feature table (24-month world, 3 training "
         f"snapshots and the holdout); its resident memory sampled every {SAMPLE_SECONDS} s and charged "
-        "to the phase its log last announced. Buying's rows are one per COD order.",
+        "to the phase its log last announced. Buying is fitted on weighted rows (a customer "
+        "snapshot's failed and good COD orders, each row weighted by its orders; credo.labels); its "
+        "holdout is one row per COD order.",
     ]
     for r in results:
         lines += [
