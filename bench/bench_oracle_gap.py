@@ -323,7 +323,15 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         "buying", *split_at(labelled_rows(table, "buying"), holdout_day), LABEL_OF_TARGET["buying"],
         TRUTH["buying"],
     )  # fmt: skip
-    figures: dict[str, Any] = {"customers": customers, "months": months, "targets": {}}
+    from credo.features import FEATURE_SCHEMA_VERSION
+
+    figures: dict[str, Any] = {
+        "customers": customers,
+        "months": months,
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "measured_on": date.today().isoformat(),
+        "targets": {},
+    }
     for name, (target, train, test, label, truth) in analyses.items():
         scored = test[test[truth].notna()]
         labels = scored[label].astype(int)
@@ -399,6 +407,11 @@ def _markdown(results: list[dict[str, Any]]) -> str:
                 f"| {t['trait_posterior_correlation']:.3f} | {t['with_other_traits_auc']:.4f} "
                 f"| {t['with_other_traits_and_posterior_auc']:.4f} |"
             )
+    # a world measured before a feature change keeps its figures, marked, until it is measured again
+    notes = [
+        f"- {r['customers']:,} customers, {r['months']} months: {r['note']}" for r in results if r.get("note")
+    ]
+    lines += ["", *notes] if notes else []
     lines += [
         "",
         "Posterior of the records: buying, COD reliability from every order outcome known at the snapshot; "
