@@ -50,7 +50,7 @@ from bench_training import (
     training_and_holdout,
 )
 
-from credo.features import FEATURE_NAMES
+from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.labels import LABEL_OF_TARGET, labelled_rows
 from credo.synthetic import commerce as com
 from credo.synthetic import credit as cr
@@ -323,8 +323,6 @@ def measure(customers: int, seed: int, months: int, workers: int) -> dict[str, A
         "buying", *split_at(labelled_rows(table, "buying"), holdout_day), LABEL_OF_TARGET["buying"],
         TRUTH["buying"],
     )  # fmt: skip
-    from credo.features import FEATURE_SCHEMA_VERSION
-
     figures: dict[str, Any] = {
         "customers": customers,
         "months": months,
