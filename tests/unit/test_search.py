@@ -1,5 +1,7 @@
 """Hyperparameter search: time-ordered folds, the zoo's settings first, a budget that is kept."""
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,6 +82,23 @@ def test_given_a_budget_shorter_than_one_candidate_then_the_search_stops_after_t
     )
 
     assert len(result.candidates) == 1
+
+
+def test_given_the_callers_work_between_two_models_then_it_does_not_shrink_the_next_models_share() -> None:
+    frame, y = table(600, 6)
+    folds, _ = search.time_ordered_folds(None, y, seed=0)
+    specs = [zoo.model_spec("logistic_regression"), zoo.model_spec("decision_tree")]
+    budget = 4.0
+
+    shares = []
+    for _, result in search.search_each(specs, frame, y, NUMERIC, (), folds, budget_seconds=budget, seed=0):
+        shares.append(result)
+        time.sleep(budget)  # a final fit longer than the whole budget
+
+    first, second = shares
+    assert first.budget_seconds == budget / 2
+    assert second.budget_seconds == pytest.approx(budget - first.seconds)
+    assert second.budget_seconds > 0
 
 
 def test_given_searched_settings_then_the_final_fit_uses_them_inside_the_calibration() -> None:

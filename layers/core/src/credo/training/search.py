@@ -150,18 +150,21 @@ def search_each(
 ) -> Iterator[tuple[ModelSpec, SearchResult]]:
     """Search each model in turn within an equal share of what is left of `budget_seconds`.
 
-    The caller's work between two models (a final fit, an export) comes out of the budget too, so a
-    model that finishes early leaves its time to the next ones.
+    The budget is the search's alone: the caller's work between two models (a final fit, an
+    export) does not come out of it. When it did, the final fits of the models before left the last
+    one, gradient boosting, 2 s of a 120 s budget for credit at 100k customers: its zoo settings
+    only. A model that finishes its search early leaves its time to the next ones.
     """
-    started = time.perf_counter()
+    searched = 0.0
     for position, spec in enumerate(specs):
-        share = max(budget_seconds - (time.perf_counter() - started), 0.0) / (len(specs) - position)
+        share = max(budget_seconds - searched, 0.0) / (len(specs) - position)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # candidates' fits; the final fit reports it
             result = search(
                 spec, frame, labels, numeric, categorical, folds,
                 budget_seconds=share, seed=seed, folds_description=folds_description, weights=weights,
             )  # fmt: skip
+        searched += result.seconds
         yield spec, result
 
 
