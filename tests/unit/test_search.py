@@ -88,7 +88,7 @@ def test_given_the_callers_work_between_two_models_then_it_does_not_shrink_the_n
     frame, y = table(600, 6)
     folds, _ = search.time_ordered_folds(None, y, seed=0)
     specs = [zoo.model_spec("logistic_regression"), zoo.model_spec("decision_tree")]
-    budget = 4.0
+    budget = 1.0
 
     shares = []
     for _, result in search.search_each(specs, frame, y, NUMERIC, (), folds, budget_seconds=budget, seed=0):
