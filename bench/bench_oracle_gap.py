@@ -49,6 +49,7 @@ from bench_training import (
     split_at,
     training_and_holdout,
 )
+from record import marked
 
 from credo.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION
 from credo.labels import LABEL_OF_TARGET, labelled_rows
@@ -405,11 +406,7 @@ def _markdown(results: list[dict[str, Any]]) -> str:
                 f"| {t['trait_posterior_correlation']:.3f} | {t['with_other_traits_auc']:.4f} "
                 f"| {t['with_other_traits_and_posterior_auc']:.4f} |"
             )
-    # a world measured before a feature change keeps its figures, marked, until it is measured again
-    notes = [
-        f"- {r['customers']:,} customers, {r['months']} months: {r['note']}" for r in results if r.get("note")
-    ]
-    lines += ["", *notes] if notes else []
+    lines += marked((f"{r['customers']:,} customers, {r['months']} months", r.get("note")) for r in results)
     lines += [
         "",
         "Posterior of the records: buying, COD reliability from every order outcome known at the snapshot; "

@@ -30,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_mining import ROOT, peak_rss_mb
-from record import record
+from record import marked, record
 
 from credo.constants import TABLE_SEARCH_SECONDS
 
@@ -206,9 +206,7 @@ def _markdown(results: list[dict[str, Any]], time_column: bool, wide_text: bool)
             f"| {r['rows']:,} | {r['seconds']:,.0f} s | {r['peak_rss_mb'] / 1024:.1f} GB "
             f"| {r['search_seconds']:.0f} s | {r['selected']} | {r['onnx_kb']:,} KB | {r['folds']} |"
         )
-    # a size measured before a change to the command keeps its figures, marked, until it is measured again
-    marked = [f"- {r['rows']:,} rows: {r['note']}" for r in results if r.get("note")]
-    lines += ["", *marked] if marked else []
+    lines += marked((f"{r['rows']:,} rows", r.get("note")) for r in results)
     lines += ["", "Mean fit time per fold and mean cross-validated ROC-AUC, per model:", ""]
     lines.append("| model | " + " | ".join(f"{r['rows']:,} rows" for r in results) + " |")
     lines.append("| --- |" + " ---: |" * len(results))

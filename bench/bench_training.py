@@ -44,7 +44,7 @@ from bench_mining import (
     world_name,
     world_tag,
 )
-from record import record
+from record import marked, record
 
 TRAINING_SNAPSHOTS = 3
 # The training job's rows (credo.labels): per customer for credit, per COD order for buying; the
@@ -383,14 +383,11 @@ def _markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f" | {t.get('feature_ceiling_calibration_error', '—')}"
                 f" | {t.get('oracle_calibration_error', '—')} |"
             )
-    # a target measured before a feature change keeps its figures, marked, until it is measured again
-    notes = [
-        f"- {r['customers']:,} customers, {target}: {t['note']}"
+    lines += marked(
+        (f"{r['customers']:,} customers, {target}", t.get("note"))
         for r in results
         for target, t in r["targets"].items()
-        if t.get("note")
-    ]
-    lines += ["", *notes] if notes else []
+    )
     lines += [
         "",
         "Per model (fit: the final calibrated fit, which is 4 fits: 3 folds for the sigmoid and the model"

@@ -2,6 +2,7 @@
 
 import platform
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,3 +27,13 @@ def record(section: str, body: str) -> None:
     pattern = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
     BENCHMARKS.write_text(text.rstrip() + "\n")
+
+
+def marked(figures: Iterable[tuple[str, str | None]]) -> list[str]:
+    """Lines marking figures kept from before a change, until they are measured again.
+
+    `figures` pairs what was measured (a size, a world, a target) with its note, or None when it is
+    current: a blank line, then one "- what: note" per noted one; nothing when none is noted.
+    """
+    lines = [f"- {what}: {note}" for what, note in figures if note]
+    return ["", *lines] if lines else []
