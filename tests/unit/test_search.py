@@ -90,12 +90,12 @@ def test_given_the_callers_work_between_two_models_then_it_does_not_shrink_the_n
     specs = [zoo.model_spec("logistic_regression"), zoo.model_spec("decision_tree")]
     budget = 1.0
 
-    shares = []
+    searched = []
     for _, result in search.search_each(specs, frame, y, NUMERIC, (), folds, budget_seconds=budget, seed=0):
-        shares.append(result)
+        searched.append(result)
         time.sleep(budget)  # a final fit longer than the whole budget
 
-    first, second = shares
+    first, second = searched
     assert first.budget_seconds == budget / 2
     assert second.budget_seconds == pytest.approx(budget - first.seconds)
     assert second.budget_seconds > 0
